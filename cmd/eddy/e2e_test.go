@@ -157,7 +157,14 @@ func TestQuickstartApplyGetDescribe(t *testing.T) {
 	mustContain(t, "unknown field", p.eddy(t, true, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndtaa: {}\n", "apply", "-f", "-"), `unknown field "dtaa"`)
 
 	out = p.eddy(t, false, "", "describe", "cm", "quickstart")
-	mustContain(t, "describe", out, "Name:", "quickstart", "Labels:", "app=quickstart", "Data:", "greeting: changed", "Events:")
+	mustContain(t, "describe", out, "Name:", "quickstart", "Labels:", "app=quickstart", "Data:", "greeting: changed", "Events:", "<none>")
+	// Events recorded about an object (by a controller, here by hand) show in its description.
+	ev := "apiVersion: v1\nkind: Event\nmetadata: {name: quickstart.1}\ninvolvedObject: {apiVersion: v1, kind: ConfigMap, name: quickstart, namespace: default}\n" +
+		"type: Warning\nreason: Drifted\nmessage: greeting changed by hand\ncount: 2\nsource: {component: test}\n"
+	p.eddy(t, false, ev, "apply", "-f", "-")
+	out = p.eddy(t, false, "", "describe", "cm", "quickstart")
+	mustContain(t, "describe events", out, "Warning", "Drifted", "(x2)", "test", "greeting changed by hand")
+	mustContain(t, "get events", p.eddy(t, false, "", "get", "events"), "Drifted", "configmap/quickstart")
 
 	mustContain(t, "delete", p.eddy(t, false, "", "delete", "cm", "good"), "configmap/good deleted")
 	mustContain(t, "version", p.eddy(t, false, "", "version"), "Client: eddy", "Server: eddy")
