@@ -5,11 +5,19 @@ package kinds
 import (
 	"github.com/eddyplatform/eddy/api"
 	"github.com/eddyplatform/eddy/api/core"
+	"github.com/eddyplatform/eddy/api/eventing"
+	"github.com/eddyplatform/eddy/api/flows"
+	"github.com/eddyplatform/eddy/api/messaging"
+	"github.com/eddyplatform/eddy/api/messaging/channelsv1alpha1"
 )
 
 // NewRegistry returns a registry holding every kind Eddy serves.
 func NewRegistry() *api.Registry {
 	r := api.NewRegistry()
 	core.Register(r)
+	messaging.Register(r)
+	channelsv1alpha1.Register(r)
+	eventing.Register(r)
+	flows.Register(r)
 	return r
 }

@@ -36,8 +36,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// platform is a child `eddy up` process.
-type platform struct {
+// child is an `eddy up` child process.
+type child struct {
 	cmd     *exec.Cmd
 	apiURL  string
 	dataDir string
@@ -46,7 +46,7 @@ type platform struct {
 }
 
 // startUp runs `eddy up` on dataDir with free ports and waits until it says where it listens.
-func startUp(t *testing.T, dataDir string, extra ...string) *platform {
+func startUp(t *testing.T, dataDir string, extra ...string) *child {
 	t.Helper()
 	args := append([]string{"up", "--data-dir", dataDir, "--api-addr", "127.0.0.1:0", "--ingress-addr", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(eddyBin, args...)
@@ -54,7 +54,7 @@ func startUp(t *testing.T, dataDir string, extra ...string) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &platform{cmd: cmd, dataDir: dataDir, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &child{cmd: cmd, dataDir: dataDir, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func startUp(t *testing.T, dataDir string, extra ...string) *platform {
 }
 
 // eddy runs a CLI verb against p and returns its output; failures are fatal unless wantErr.
-func (p *platform) eddy(t *testing.T, wantErr bool, stdin string, args ...string) string {
+func (p *child) eddy(t *testing.T, wantErr bool, stdin string, args ...string) string {
 	t.Helper()
 	tok, err := os.ReadFile(filepath.Join(p.dataDir, apiserver.TokenFile))
 	if err != nil {

@@ -25,7 +25,7 @@ func newGetCommand(g *globals) *cobra.Command {
 		selector      string
 	)
 	cmd := &cobra.Command{
-		Use:   "get KIND [NAME...]",
+		Use:   "get KIND[,KIND...] [NAME...]",
 		Short: "List resources, or show some by name",
 		Long: "Get prints a table of resources of one kind (READY, REASON, AGE and the kind's own columns),\n" +
 			"or the objects themselves with -o yaml|json. KIND is a singular, plural, short name or kind.group.\n" +
@@ -33,6 +33,22 @@ func newGetCommand(g *globals) *cobra.Command {
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completeKindsThenNames(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			kindNames := strings.Split(args[0], ",")
+			if len(kindNames) > 1 {
+				if len(args) > 1 {
+					return fmt.Errorf("names can't be given with several kinds (%s)", args[0])
+				}
+				for i, kn := range kindNames {
+					if i > 0 {
+						fmt.Fprintln(cmd.OutOrStdout())
+					}
+					sub := append([]string{kn}, args[1:]...)
+					if err := cmd.RunE(cmd, sub); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
 			k, err := g.registry.Resolve(args[0])
 			if err != nil {
 				return err

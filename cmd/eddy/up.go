@@ -2,29 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/eddyplatform/eddy/api"
 	"github.com/eddyplatform/eddy/control/apiserver"
-	"github.com/eddyplatform/eddy/control/store"
-	"github.com/eddyplatform/eddy/control/store/bolt"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/eddyplatform/eddy/platform"
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 )
@@ -85,60 +74,20 @@ func runUp(ctx context.Context, g *globals, o *upOptions, stdout, stderr io.Writ
 		return err
 	}
 	slog.SetDefault(log)
-	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
-		return err
-	}
-	token, err := apiserver.LoadOrCreateToken(o.dataDir)
-	if err != nil {
-		return err
-	}
-	st, err := bolt.Open(filepath.Join(o.dataDir, "store"))
-	if err != nil {
-		return fmt.Errorf("opening the store in %s: %w", o.dataDir, err)
-	}
-	defer st.Close()
-	if err := ensureNamespaces(ctx, g.registry, st, "default", "eddy-system"); err != nil {
-		return err
-	}
-
-	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	apiHandler := apiserver.New(apiserver.Config{
-		Store: st, Registry: g.registry, Token: token, Version: version, Logger: log, Metrics: metrics,
+	p, err := platform.Start(ctx, platform.Config{
+		DataDir: o.dataDir, APIAddr: o.apiAddr, IngressAddr: o.ingressAddr,
+		Version: version, Logger: log, DisplayOut: stdout,
 	})
-	ingress := http.NewServeMux()
-	ingress.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
-
-	apiLn, err := net.Listen("tcp", o.apiAddr)
 	if err != nil {
-		return fmt.Errorf("--api-addr: %w", err)
+		return err
 	}
-	ingressLn, err := net.Listen("tcp", o.ingressAddr)
-	if err != nil {
-		apiLn.Close()
-		return fmt.Errorf("--ingress-addr: %w", err)
-	}
-	servers := []*http.Server{
-		{Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
-		{Handler: ingress, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
-	}
-	errc := make(chan error, len(servers))
-	for i, ln := range []net.Listener{apiLn, ingressLn} {
-		go func() {
-			if err := servers[i].Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
-	}
-	apiURL := "http://" + apiLn.Addr().String()
-	ingressURL := "http://" + ingressLn.Addr().String()
-	log.Info("eddy is up", "api", apiURL, "ingress", ingressURL, "dataDir", o.dataDir, "version", version)
+	defer p.Shutdown(context.Background())
 
 	if len(o.files) > 0 {
 		objs, err := readObjects(g.registry, o.files, strings.NewReader(""))
 		if err == nil {
 			var dc *dynamic.DynamicClient
-			dc, err = dynamic.NewForConfig(&rest.Config{Host: apiURL, BearerToken: token, QPS: 500, Burst: 1000})
+			dc, err = dynamic.NewForConfig(&rest.Config{Host: p.APIURL, BearerToken: p.Token, QPS: 500, Burst: 1000})
 			if err == nil {
 				err = applyObjects(ctx, dc, g.registry, objs, "default", false, stdout)
 			}
@@ -148,22 +97,21 @@ func runUp(ctx context.Context, g *globals, o *upOptions, stdout, stderr io.Writ
 		}
 	}
 	fmt.Fprintf(stdout, "\nEddy %s is up.\n  API      %s   (token in %s)\n  Ingress  %s\n  Data     %s\n\n%s",
-		version, apiURL, filepath.Join(o.dataDir, apiserver.TokenFile), ingressURL, o.dataDir, nextSteps(apiURL, o.dataDir))
+		version, p.APIURL, filepath.Join(o.dataDir, apiserver.TokenFile), p.IngressURL, o.dataDir, nextSteps(p.APIURL, p.IngressURL, o.dataDir))
 
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down: draining in-flight requests")
-	case err := <-errc:
+	case err := <-p.Err():
 		log.Error("a listener failed", "err", err)
-		shutdown(servers)
 		return err
 	}
-	shutdown(servers)
+	p.Shutdown(context.Background())
 	log.Info("eddy stopped")
 	return nil
 }
 
-func nextSteps(apiURL, dataDir string) string {
+func nextSteps(apiURL, ingressURL, dataDir string) string {
 	env := ""
 	if apiURL != "http://127.0.0.1:7070" {
 		env = "EDDY_SERVER=" + apiURL + " "
@@ -172,36 +120,11 @@ func nextSteps(apiURL, dataDir string) string {
 		env += "EDDY_TOKEN=$(cat " + filepath.Join(dataDir, apiserver.TokenFile) + ") "
 	}
 	return "Try, in another terminal:\n" +
-		"  " + env + "bin/eddy get namespaces\n" +
-		"  " + env + "bin/eddy get configmaps\n" +
-		"  " + env + "bin/eddy describe configmap quickstart\n" +
+		"  " + env + "bin/eddy get brokers,triggers\n" +
+		"  curl -i " + ingressURL + "/brokers/default/default \\\n" +
+		"    -H 'ce-specversion: 1.0' -H 'ce-id: 1' -H 'ce-source: /curl' -H 'ce-type: dev.eddy.greeting' \\\n" +
+		"    -H 'Content-Type: application/json' -d '{\"hello\":\"world\"}'\n" +
+		"  curl " + ingressURL + "/display/quickstart        # the events the quickstart's display received\n" +
+		"  " + env + "bin/eddy describe trigger greetings\n" +
 		"Press Ctrl-C to stop.\n"
-}
-
-// shutdown drains every server, giving in-flight requests up to ten seconds.
-func shutdown(servers []*http.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, s := range servers {
-		s.Shutdown(ctx)
-	}
-}
-
-// ensureNamespaces creates the namespaces the platform always has.
-func ensureNamespaces(ctx context.Context, reg *api.Registry, st store.Store, names ...string) error {
-	for _, n := range names {
-		ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: n}}
-		obj, k, err := reg.Admit(ns)
-		if err != nil {
-			return err
-		}
-		u, err := api.ToUnstructured(obj)
-		if err != nil {
-			return err
-		}
-		if _, err := st.Create(ctx, k.Resource(), u); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating namespace %s: %w", n, err)
-		}
-	}
-	return nil
 }

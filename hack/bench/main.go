@@ -78,6 +78,16 @@ func main() {
 	f50, f99, rate := fanout(srv)
 	fmt.Fprintf(tw, "watch fan-out, %d HTTP watchers\tp50 %s  p99 %s; %.0f deliveries/s\tapply→watch with 1 watcher p50 %s\n", *watchers, ms(f50), ms(f99), rate, ms(p50))
 	tw.Flush()
+
+	fmt.Println("\nEventing: producers → ingress → durable stub bus → dispatcher → HTTP subscriber (Broker + Trigger)")
+	ev := benchEventing()
+	tw = tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "FIGURE\tVALUE\tBASELINE (same run)")
+	fmt.Fprintf(tw, "end-to-end events/s, %d producers\t%.0f events/s (%d accepted, %d lost)\t%.2f× raw HTTP req/s (two HTTP hops: ceiling 0.50)\n", *clients, ev.e2eRate, ev.accepted, ev.lost, ev.e2eRate/rawRate)
+	fmt.Fprintf(tw, "ingress acknowledgements/s at full load\t%.0f events/s\t%.2f× raw HTTP req/s\n", ev.acceptRate, ev.acceptRate/rawRate)
+	fmt.Fprintf(tw, "ingress ack latency at half that rate\tp50 %s  p99 %s\traw HTTP p50 %s p99 %s\n", ms(ev.ackP50), ms(ev.ackP99), ms(rawP50), ms(rawP99))
+	fmt.Fprintf(tw, "end-to-end latency at half that rate\tp50 %s  p99 %s\t\n", ms(ev.e2eP50), ms(ev.e2eP99))
+	tw.Flush()
 }
 
 func fail(err error) {

@@ -1,0 +1,265 @@
+// Package platform assembles every Eddy component into one process: the store, the API, the
+// controllers, the buses, the dispatcher and the data plane's HTTP port. `eddy up` runs it;
+// tests and benchmarks start it in process the same way.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/eddyplatform/eddy/api"
+	"github.com/eddyplatform/eddy/api/kinds"
+	"github.com/eddyplatform/eddy/bus/stub"
+	"github.com/eddyplatform/eddy/channels"
+	"github.com/eddyplatform/eddy/channels/display"
+	"github.com/eddyplatform/eddy/channels/ingress"
+	"github.com/eddyplatform/eddy/control/apiserver"
+	"github.com/eddyplatform/eddy/control/reconciler"
+	"github.com/eddyplatform/eddy/control/store"
+	"github.com/eddyplatform/eddy/control/store/bolt"
+	"github.com/eddyplatform/eddy/dispatcher"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Config configures a Platform.
+type Config struct {
+	// DataDir holds the store, the token and the stub bus's log. Required.
+	DataDir string
+	// APIAddr is the control-plane API's address (default 127.0.0.1:7070; ":0" picks a port).
+	APIAddr string
+	// IngressAddr is the data plane's address (default 127.0.0.1:8080).
+	IngressAddr string
+	// Version is reported by /version.
+	Version string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// DisplayOut is where the built-in event display prints (nil: nowhere).
+	DisplayOut io.Writer
+	// MaxEventBytes bounds one ingress request (default 4 MiB).
+	MaxEventBytes int64
+	// ResyncPeriod is how often every object is reconciled even without a change (default 30s).
+	ResyncPeriod time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.APIAddr == "" {
+		c.APIAddr = "127.0.0.1:7070"
+	}
+	if c.IngressAddr == "" {
+		c.IngressAddr = "127.0.0.1:8080"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.ResyncPeriod == 0 {
+		c.ResyncPeriod = 30 * time.Second
+	}
+}
+
+// Validate reports a configuration that can't work.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("platform: DataDir is required")
+	}
+	return nil
+}
+
+// Platform is a running Eddy.
+type Platform struct {
+	// APIURL and IngressURL are where the two ports listen (http://host:port).
+	APIURL, IngressURL string
+	// Token is the API's bearer token.
+	Token string
+	// Registry knows every kind; Store keeps the objects.
+	Registry *api.Registry
+	Store    store.Store
+	// Metrics is the registry /metrics serves.
+	Metrics *prometheus.Registry
+
+	cfg     Config
+	cancel  context.CancelFunc
+	servers []*http.Server
+	errc    chan error
+	wg      sync.WaitGroup
+	closers []func()
+	stop    sync.Once
+}
+
+// Start starts every component and returns once both ports listen and the controllers run.
+// ctx bounds the platform's life; Shutdown stops it earlier.
+func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	p = &Platform{cfg: cfg, Registry: kinds.NewRegistry(), errc: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			p.closeAll()
+		}
+	}()
+	if p.Token, err = apiserver.LoadOrCreateToken(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, "store"))
+	if err != nil {
+		return nil, fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
+	}
+	p.Store = st
+	p.closers = append(p.closers, func() { st.Close() })
+	if err := EnsureNamespaces(ctx, p.Registry, st, "default", "eddy-system"); err != nil {
+		return nil, err
+	}
+
+	p.Metrics = prometheus.NewRegistry()
+	p.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	stubBus, err := stub.New(stub.Config{Dir: filepath.Join(cfg.DataDir, "bus", "stub"), Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("opening the stub bus: %w", err)
+	}
+	p.closers = append(p.closers, func() { stubBus.Close() })
+	disp, err := dispatcher.New(dispatcher.Config{Registerer: p.Metrics, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+
+	apiLn, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return nil, fmt.Errorf("API address %s: %w", cfg.APIAddr, err)
+	}
+	ingressLn, err := net.Listen("tcp", cfg.IngressAddr)
+	if err != nil {
+		apiLn.Close()
+		return nil, fmt.Errorf("ingress address %s: %w", cfg.IngressAddr, err)
+	}
+	p.APIURL = "http://" + apiLn.Addr().String()
+	p.IngressURL = "http://" + ingressLn.Addr().String()
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	dp := channels.NewDataPlane(runCtx, p.IngressURL, disp, channels.StaticBuses{"stub": stubBus}, log)
+	p.closers = append([]func(){func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		disp.Close(ctx)
+	}}, p.closers...)
+
+	in, err := ingress.New(ingress.Config{Resolver: dp, MaxBytes: cfg.MaxEventBytes, Logger: log, Metrics: p.Metrics})
+	if err != nil {
+		return nil, err
+	}
+	front := http.NewServeMux()
+	front.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
+	front.Handle(display.Prefix, display.New(cfg.DisplayOut, 100))
+	for _, k := range ingress.Kinds {
+		front.Handle("/"+k+"/", in)
+	}
+
+	cache := reconciler.NewCache(st, p.Registry, reconciler.CacheOptions{ResyncPeriod: cfg.ResyncPeriod})
+	client := reconciler.NewClient(st, p.Registry)
+	ctrls, err := channels.NewControllers(channels.Config{Client: client, Cache: cache, DataPlane: dp, Metrics: p.Metrics, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range ctrls {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := c.Run(runCtx); err != nil {
+				log.Error("controller stopped", "controller", c.Name(), "err", err)
+			}
+		}()
+	}
+	synced := cache.WaitForSync(ctx)
+
+	p.servers = []*http.Server{
+		{Handler: apiserver.New(apiserver.Config{Store: st, Registry: p.Registry, Token: p.Token, Version: cfg.Version, Logger: log, Metrics: p.Metrics,
+			Ready: func() error {
+				if !synced {
+					return errors.New("caches not synced")
+				}
+				return nil
+			}}), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
+		{Handler: front, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
+	}
+	for i, ln := range []net.Listener{apiLn, ingressLn} {
+		go func() {
+			if err := p.servers[i].Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				p.errc <- err
+			}
+		}()
+	}
+	go func() {
+		<-ctx.Done()
+		p.Shutdown(context.Background())
+	}()
+	log.Info("eddy is up", "api", p.APIURL, "ingress", p.IngressURL, "dataDir", cfg.DataDir, "version", cfg.Version)
+	return p, nil
+}
+
+// Err returns a channel that receives a listener's failure.
+func (p *Platform) Err() <-chan error { return p.errc }
+
+// Shutdown drains both ports (in-flight requests get up to ten seconds), stops the controllers
+// and the dispatcher, and closes the bus and the store. It is idempotent.
+func (p *Platform) Shutdown(ctx context.Context) {
+	p.stop.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for _, s := range p.servers {
+			s.Shutdown(ctx)
+		}
+		if p.cancel != nil {
+			p.cancel()
+		}
+		p.wg.Wait()
+		p.closeAll()
+	})
+}
+
+func (p *Platform) closeAll() {
+	for _, c := range p.closers {
+		c()
+	}
+	p.closers = nil
+}
+
+// EnsureNamespaces creates the namespaces the platform always has.
+func EnsureNamespaces(ctx context.Context, reg *api.Registry, st store.Store, names ...string) error {
+	for _, n := range names {
+		ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: n}}
+		obj, k, err := reg.Admit(ns)
+		if err != nil {
+			return err
+		}
+		u, err := api.ToUnstructured(obj)
+		if err != nil {
+			return err
+		}
+		if _, err := st.Create(ctx, k.Resource(), u); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating namespace %s: %w", n, err)
+		}
+	}
+	return nil
+}
