@@ -189,22 +189,32 @@ func (p *jsonParser) object() (*jsonValue, error) {
 			return nil, err
 		}
 		v.members = append(v.members, jsonMember{key: key, keyBadSurrogate: bad, val: val, off: off})
-		p.ws()
-		if p.pos >= len(p.data) {
-			return nil, p.errf("unexpected end of input, expected ',' or '}'")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			p.depth--
-			v.end = p.pos
+		if done, err := p.next(v, '}'); err != nil {
+			return nil, err
+		} else if done {
 			return v, nil
-		default:
-			return nil, p.errf("unexpected %s, expected ',' or '}'", p.describe())
 		}
 	}
+}
+
+// next reads what follows a member or an element of container v: ',' (more to come) or
+// closer, which ends v. It reports whether v ended.
+func (p *jsonParser) next(v *jsonValue, closer byte) (bool, error) {
+	p.ws()
+	if p.pos >= len(p.data) {
+		return true, p.errf("unexpected end of input, expected ',' or '%c'", closer)
+	}
+	switch p.data[p.pos] {
+	case ',':
+		p.pos++
+		return false, nil
+	case closer:
+		p.pos++
+		p.depth--
+		v.end = p.pos
+		return true, nil
+	}
+	return true, p.errf("unexpected %s, expected ',' or '%c'", p.describe(), closer)
 }
 
 func (p *jsonParser) array() (*jsonValue, error) {
@@ -227,20 +237,10 @@ func (p *jsonParser) array() (*jsonValue, error) {
 			return nil, err
 		}
 		v.elems = append(v.elems, e)
-		p.ws()
-		if p.pos >= len(p.data) {
-			return nil, p.errf("unexpected end of input, expected ',' or ']'")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
-			p.depth--
-			v.end = p.pos
+		if done, err := p.next(v, ']'); err != nil {
+			return nil, err
+		} else if done {
 			return v, nil
-		default:
-			return nil, p.errf("unexpected %s, expected ',' or ']'", p.describe())
 		}
 	}
 }
