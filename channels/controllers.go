@@ -11,8 +11,10 @@ import (
 	"github.com/eddyplatform/eddy/api/eventing"
 	"github.com/eddyplatform/eddy/api/flows"
 	"github.com/eddyplatform/eddy/api/messaging"
+	"github.com/eddyplatform/eddy/api/messaging/channelsv1alpha1"
 	"github.com/eddyplatform/eddy/control/reconciler"
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -45,6 +47,11 @@ type Reconcilers struct {
 	subscriptions *reconciler.Lister[*messaging.Subscription]
 	brokers       *reconciler.Lister[*eventing.Broker]
 	triggers      *reconciler.Lister[*eventing.Trigger]
+
+	legacyChannels      *reconciler.Lister[*channelsv1alpha1.Channel]
+	legacySubscriptions *reconciler.Lister[*channelsv1alpha1.Subscription]
+	nsBuses             *reconciler.Lister[*channelsv1alpha1.Bus]
+	clusterBuses        *reconciler.Lister[*channelsv1alpha1.ClusterBus]
 }
 
 // resolveDLS resolves a delivery spec's dead-letter sink; nil when there is none.
@@ -68,7 +75,8 @@ func (r *Reconcilers) dropTopic(ctx context.Context, plural, ns, name string) {
 }
 
 // NewControllers returns the controllers of Channel, InMemoryChannel, Subscription, Broker,
-// Trigger, Sequence and Parallel. Run each of them.
+// Trigger, Sequence and Parallel, of the 2018 channels.knative.dev Channel and Subscription,
+// and of Bus and ClusterBus. Run each of them.
 func NewControllers(cfg Config) ([]*reconciler.Controller, error) {
 	r := &Reconcilers{
 		Client: cfg.Client, DataPlane: cfg.DataPlane,
@@ -90,9 +98,29 @@ func NewControllers(cfg Config) ([]*reconciler.Controller, error) {
 	if r.triggers, err = reconciler.NewLister[*eventing.Trigger](cfg.Cache); err != nil {
 		return nil, err
 	}
+	if r.legacyChannels, err = reconciler.NewLister[*channelsv1alpha1.Channel](cfg.Cache); err != nil {
+		return nil, err
+	}
+	if r.legacySubscriptions, err = reconciler.NewLister[*channelsv1alpha1.Subscription](cfg.Cache); err != nil {
+		return nil, err
+	}
+	if r.nsBuses, err = reconciler.NewLister[*channelsv1alpha1.Bus](cfg.Cache); err != nil {
+		return nil, err
+	}
+	if r.clusterBuses, err = reconciler.NewLister[*channelsv1alpha1.ClusterBus](cfg.Cache); err != nil {
+		return nil, err
+	}
 	opts := func(name string, obj api.Object, rec reconciler.Reconciler) reconciler.Options {
 		return reconciler.Options{Name: name, For: obj, Reconciler: rec, Cache: cfg.Cache, Metrics: cfg.Metrics, Logger: cfg.Logger}
 	}
+	type watch = func(*reconciler.Controller) error
+	channelBuses := watchBuses(r.channels, (*messaging.Channel).Bus)
+	imcBuses := watchBuses(r.imcs, (*messaging.InMemoryChannel).Bus)
+	brokerBuses := watchBuses(r.brokers, (*eventing.Broker).Bus)
+	legacyBuses := watchBuses(r.legacyChannels, (*channelsv1alpha1.Channel).BusRef)
+	subs := &subscriptionReconciler{r}
+	channels := &channelReconciler{Reconcilers: r, plural: "channels"}
+	legacy := &channelReconciler{Reconcilers: r, plural: LegacyChannelPlural}
 	var out []*reconciler.Controller
 	add := func(o reconciler.Options, watches ...func(*reconciler.Controller) error) error {
 		c, err := reconciler.NewController(o)
@@ -111,13 +139,25 @@ func NewControllers(cfg Config) ([]*reconciler.Controller, error) {
 		opts    reconciler.Options
 		watches []func(*reconciler.Controller) error
 	}{
-		{opts("channel", &messaging.Channel{}, &channelReconciler{Reconcilers: r, plural: "channels"}), nil},
-		{opts("inmemorychannel", &messaging.InMemoryChannel{}, &channelReconciler{Reconcilers: r, plural: "inmemorychannels"}), nil},
-		{opts("subscription", &messaging.Subscription{}, &subscriptionReconciler{r}), []func(*reconciler.Controller) error{r.watchAddressables(r.subscriptionsReferring)}},
-		{opts("broker", &eventing.Broker{}, &brokerReconciler{r}), nil},
+		{opts("channel", &messaging.Channel{}, channels), []watch{channelBuses}},
+		{opts("inmemorychannel", &messaging.InMemoryChannel{}, &channelReconciler{Reconcilers: r, plural: "inmemorychannels"}), []watch{imcBuses}},
+		{opts("subscription", &messaging.Subscription{}, subs), []watch{r.watchAddressables(r.subscriptionsReferring)}},
+		{opts("broker", &eventing.Broker{}, &brokerReconciler{r}), []watch{brokerBuses}},
 		{opts("trigger", &eventing.Trigger{}, &triggerReconciler{r}), []func(*reconciler.Controller) error{r.watchAddressables(r.triggersReferring)}},
 		{opts("sequence", &flows.Sequence{}, &sequenceReconciler{r}), []func(*reconciler.Controller) error{watchOwned(&flows.Sequence{})}},
 		{opts("parallel", &flows.Parallel{}, &parallelReconciler{r}), []func(*reconciler.Controller) error{watchOwned(&flows.Parallel{})}},
+		{opts("channel.channels.knative.dev", &channelsv1alpha1.Channel{}, &legacyChannelReconciler{legacy}), []watch{legacyBuses,
+			func(c *reconciler.Controller) error {
+				return c.Watch(&channelsv1alpha1.Subscription{}, mapToLegacyChannel)
+			}}},
+		{opts("subscription.channels.knative.dev", &channelsv1alpha1.Subscription{}, &legacySubscriptionReconciler{subs}), []watch{
+			func(c *reconciler.Controller) error {
+				return c.Watch(&channelsv1alpha1.Channel{}, r.legacySubscriptionsOf)
+			}}},
+		{opts("bus", &channelsv1alpha1.Bus{}, &busReconciler{Reconcilers: r}), []watch{
+			func(c *reconciler.Controller) error { return c.Watch(&corev1.Secret{}, r.busesOfSecret(false)) }}},
+		{opts("clusterbus", &channelsv1alpha1.ClusterBus{}, &busReconciler{Reconcilers: r, cluster: true}), []watch{
+			func(c *reconciler.Controller) error { return c.Watch(&corev1.Secret{}, r.busesOfSecret(true)) }}},
 	} {
 		if err := add(o.opts, o.watches...); err != nil {
 			return nil, err

@@ -50,7 +50,7 @@ func (e *env) apply(t *testing.T, yaml string) {
 		t.Fatal(err)
 	}
 	for _, o := range objs {
-		if o.GetNamespace() == "" {
+		if k, err := e.p.Registry.ForObject(o); err == nil && k.Namespaced && o.GetNamespace() == "" {
 			o.SetNamespace("default")
 		}
 		admitted, _, err := e.p.Registry.Admit(o)

@@ -29,24 +29,30 @@ type channelRef struct {
 	plural string
 	spec   *duck.ChannelableSpec
 	status *messaging.ChannelStatus
+	// legacy marks a channels.knative.dev Channel: its subscribers come from the
+	// subscriptions' status, so its spec is never written.
+	legacy bool
 }
 
 // getChannel reads the channel a Subscription names, from the store (not the cache: it is
 // about to be updated).
 func (r *subscriptionReconciler) getChannel(ctx context.Context, ns string, ref corev1.ObjectReference) (*channelRef, error) {
+	if isLegacyChannel(ref) {
+		return r.getLegacyChannel(ctx, ns, ref.Name)
+	}
 	switch ref.Kind {
 	case "Channel":
 		ch := &messaging.Channel{}
 		if err := r.Client.Get(ctx, ns, ref.Name, ch); err != nil {
 			return nil, err
 		}
-		return &channelRef{ch, "channels", &ch.Spec.ChannelableSpec, &ch.Status}, nil
+		return &channelRef{ch, "channels", &ch.Spec.ChannelableSpec, &ch.Status, false}, nil
 	case "InMemoryChannel":
 		imc := &messaging.InMemoryChannel{}
 		if err := r.Client.Get(ctx, ns, ref.Name, imc); err != nil {
 			return nil, err
 		}
-		return &channelRef{imc, "inmemorychannels", &imc.Spec.ChannelableSpec, &imc.Status}, nil
+		return &channelRef{imc, "inmemorychannels", &imc.Spec.ChannelableSpec, &imc.Status, false}, nil
 	}
 	return nil, fmt.Errorf("spec.channel: kind %s is not a channel kind Eddy runs (Channel, InMemoryChannel)", ref.Kind)
 }
@@ -137,7 +143,7 @@ func (r *subscriptionReconciler) reconcile(ctx context.Context, sub *messaging.S
 		SubscriberURI: phys.SubscriberURI, ReplyURI: phys.ReplyURI, Delivery: resolved,
 	}
 	i := slices.IndexFunc(ch.spec.Subscribers, func(s duck.SubscriberSpec) bool { return s.UID == sub.UID })
-	if i < 0 || !reflect.DeepEqual(ch.spec.Subscribers[i], entry) {
+	if !ch.legacy && (i < 0 || !reflect.DeepEqual(ch.spec.Subscribers[i], entry)) {
 		if i < 0 {
 			ch.spec.Subscribers = append(ch.spec.Subscribers, entry)
 		} else {

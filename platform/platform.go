@@ -18,6 +18,8 @@ import (
 
 	"github.com/eddyplatform/eddy/api"
 	"github.com/eddyplatform/eddy/api/kinds"
+	"github.com/eddyplatform/eddy/api/messaging"
+	"github.com/eddyplatform/eddy/bus"
 	"github.com/eddyplatform/eddy/bus/stub"
 	"github.com/eddyplatform/eddy/channels"
 	"github.com/eddyplatform/eddy/channels/display"
@@ -52,6 +54,13 @@ type Config struct {
 	MaxEventBytes int64
 	// ResyncPeriod is how often every object is reconciled even without a change (default 30s).
 	ResyncPeriod time.Duration
+	// Bus is the type of the default bus, the one channels and brokers that name no bus run
+	// on (unless a ClusterBus "default" exists). Empty means stub.
+	Bus messaging.BusType
+	// BusConfig and BusSecret are the default bus's settings and credentials, as a ClusterBus's
+	// spec.config and Secret would give them. The secret is never logged.
+	BusConfig map[string]string
+	BusSecret map[string][]byte
 }
 
 func (c *Config) setDefaults() {
@@ -139,6 +148,14 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 		return nil, fmt.Errorf("opening the stub bus: %w", err)
 	}
 	p.closers = append(p.closers, func() { stubBus.Close() })
+	backends := Backends(cfg.DataDir)
+	defaultBus, own, err := openDefaultBus(ctx, &cfg, backends, stubBus)
+	if err != nil {
+		return nil, err
+	}
+	if own {
+		p.closers = append(p.closers, func() { defaultBus.Close() })
+	}
 	disp, err := dispatcher.New(dispatcher.Config{Registerer: p.Metrics, Logger: log})
 	if err != nil {
 		return nil, err
@@ -158,7 +175,13 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	dp := channels.NewDataPlane(runCtx, p.IngressURL, disp, channels.StaticBuses{"stub": stubBus}, log)
+	builtin := map[string]bus.Bus{string(messaging.BusStub): stubBus, messaging.DefaultBusName: defaultBus}
+	if cfg.Bus != "" {
+		builtin[string(cfg.Bus)] = defaultBus
+	}
+	buses := &channels.Buses{Backends: backends, Builtin: builtin, Client: reconciler.NewClient(st, p.Registry), Logger: log}
+	p.closers = append([]func(){func() { buses.Close() }}, p.closers...)
+	dp := channels.NewDataPlane(runCtx, p.IngressURL, disp, buses, log)
 	p.closers = append([]func(){func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

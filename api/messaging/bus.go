@@ -60,7 +60,8 @@ const (
 
 // BusRef names a bus: Kind "Bus" is a Bus in the referring object's namespace, Kind
 // "ClusterBus" a ClusterBus, and an empty Kind the ClusterBus Name if it exists, else the
-// built-in bus of type Name with default settings.
+// built-in bus of type Name with default settings ("default" is the default bus: see
+// DefaultBusName).
 type BusRef struct {
 	// Kind is KindBus, KindClusterBus or "".
 	Kind string
@@ -68,8 +69,12 @@ type BusRef struct {
 	Name string
 }
 
-// DefaultBus is the bus of a channel or broker that names none.
-var DefaultBus = BusRef{Name: string(BusStub)}
+// DefaultBusName names the default bus: the ClusterBus "default" if one exists, else the bus
+// Eddy was started with (`eddy up --bus`, the stub bus unless told otherwise).
+const DefaultBusName = "default"
+
+// DefaultBus is the bus of a channel or broker that names none, and of every InMemoryChannel.
+var DefaultBus = BusRef{Name: DefaultBusName}
 
 // String writes the ref as the annotation holds it: "Bus/NAME", "ClusterBus/NAME" or "NAME".
 func (r BusRef) String() string {
@@ -117,13 +122,14 @@ func BusAnnotationPath() *field.Path {
 	return field.NewPath("metadata", "annotations").Key(BusAnnotation)
 }
 
-// templateBuses maps channel kinds to the bus that carries them.
-var templateBuses = map[schema.GroupKind]BusType{
-	{Group: Group, Kind: "InMemoryChannel"}:                BusStub,
-	{Group: Group, Kind: "KafkaChannel"}:                   BusKafka,
-	{Group: Group, Kind: "NatssChannel"}:                   BusNATS,
-	{Group: Group, Kind: "NatsJetStreamChannel"}:           BusNATS,
-	{Group: "messaging.cloud.google.com", Kind: "Channel"}: BusPubSub,
+// templateBuses maps channel kinds to the bus that carries them: Knative's default channel
+// kind, InMemoryChannel, to Eddy's default bus.
+var templateBuses = map[schema.GroupKind]string{
+	{Group: Group, Kind: "InMemoryChannel"}:                DefaultBusName,
+	{Group: Group, Kind: "KafkaChannel"}:                   string(BusKafka),
+	{Group: Group, Kind: "NatssChannel"}:                   string(BusNATS),
+	{Group: Group, Kind: "NatsJetStreamChannel"}:           string(BusNATS),
+	{Group: "messaging.cloud.google.com", Kind: "Channel"}: string(BusPubSub),
 }
 
 // TemplateKinds lists the channel kinds a channelTemplate may name without a bus annotation.
@@ -150,5 +156,5 @@ func ChannelTemplateBus(t *ChannelTemplateSpec) (BusRef, bool) {
 	if !ok {
 		return BusRef{}, false
 	}
-	return BusRef{Name: string(b)}, true
+	return BusRef{Name: b}, true
 }

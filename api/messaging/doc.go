@@ -13,11 +13,12 @@
 //     "ClusterBus/NAME" names a ClusterBus, and a bare "NAME" names the ClusterBus NAME if one
 //     exists, else the built-in bus of that type with its default settings (so "kafka" works
 //     with no ClusterBus at all, and an operator can tune it by creating ClusterBus "kafka");
-//  2. else spec.channelTemplate's kind: InMemoryChannel → stub, KafkaChannel → kafka,
+//  2. else spec.channelTemplate's kind: InMemoryChannel → default, KafkaChannel → kafka,
 //     NatssChannel and NatsJetStreamChannel → nats, messaging.cloud.google.com Channel →
 //     pubsub (see ChannelTemplateBus). A template of any other kind is rejected unless the
 //     annotation names the bus;
-//  3. else the default bus, "stub": defaulting fills spec.channelTemplate with
+//  3. else the default bus, "default": the ClusterBus "default" if one exists, else the bus
+//     `eddy up` was started with (the stub bus unless --bus says otherwise). Defaulting fills spec.channelTemplate with
 //     messaging.knative.dev/v1 InMemoryChannel, as Knative's default channel does.
 //
 // The bus annotation and spec.channelTemplate are immutable: moving a channel to another bus
@@ -25,7 +26,7 @@
 // backing channel object: status.channel stays empty, and the condition BackingChannelReady
 // reports the channel's topic on its bus.
 //
-// An InMemoryChannel is a Channel on the stub bus: same spec (subscribers, delivery), same
+// An InMemoryChannel is a Channel on the default bus: same spec (subscribers, delivery), same
 // status, same conditions. Eddy's stub bus keeps events on disk, so unlike Knative's
 // in-memory channel it loses nothing on a restart.
 //

@@ -28,19 +28,28 @@ type InMemoryChannelStatus = ChannelStatus
 // GetStatus returns the condition-bearing part of the status.
 func (c *InMemoryChannel) GetStatus() *api.Status { return &c.Status.Status }
 
-// Bus returns the stub bus: the bus of every InMemoryChannel.
-func (c *InMemoryChannel) Bus() BusRef { return DefaultBus }
+// Bus returns the default bus (see DefaultBusName), or the stub bus if the bus annotation
+// names it.
+func (c *InMemoryChannel) Bus() BusRef {
+	if r, err := ParseBusRef(c.Annotations[BusAnnotation]); err == nil && r == StubBus {
+		return StubBus
+	}
+	return DefaultBus
+}
+
+// StubBus is the built-in stub bus with its default settings.
+var StubBus = BusRef{Name: string(BusStub)}
 
 // SetDefaults defaults the namespaces of delivery refs.
 func (c *InMemoryChannel) SetDefaults() { c.Spec.ChannelableSpec.SetDefaults(c.Namespace) }
 
 // Validate checks the subscribers and the delivery spec. The bus annotation, if any, must name
-// the stub bus.
+// the default or the stub bus.
 func (c *InMemoryChannel) Validate() field.ErrorList {
 	errs := ValidateBusAnnotation(c.Annotations)
 	if v, ok := c.Annotations[BusAnnotation]; ok && len(errs) == 0 {
-		if r, _ := ParseBusRef(v); r != DefaultBus {
-			errs = append(errs, field.Invalid(BusAnnotationPath(), v, "an InMemoryChannel runs on the stub bus; use a Channel to choose another"))
+		if r, _ := ParseBusRef(v); r != DefaultBus && r != StubBus {
+			errs = append(errs, field.Invalid(BusAnnotationPath(), v, "an InMemoryChannel runs on the default or the stub bus; use a Channel to choose another"))
 		}
 	}
 	return append(errs, c.Spec.ChannelableSpec.Validate(field.NewPath("spec"), c.Namespace)...)

@@ -177,7 +177,7 @@ func TestChannelUpdate(t *testing.T) {
 
 func TestInMemoryChannelBus(t *testing.T) {
 	_, err := admit(t, "apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\nmetadata:\n  name: c\n  annotations: {messaging.knative.dev/bus: kafka}\n")
-	expectInvalid(t, "imc on kafka", err, `metadata.annotations[messaging.knative.dev/bus]: Invalid value: "kafka": an InMemoryChannel runs on the stub bus`)
+	expectInvalid(t, "imc on kafka", err, `metadata.annotations[messaging.knative.dev/bus]: Invalid value: "kafka": an InMemoryChannel runs on the default or the stub bus`)
 	if _, err := admit(t, "apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\nmetadata:\n  name: c\n  annotations: {messaging.knative.dev/bus: stub}\n"); err != nil {
 		t.Errorf("an InMemoryChannel may name the stub bus: %v", err)
 	}
@@ -345,7 +345,7 @@ func TestColumns(t *testing.T) {
 	ck, _ := reg.ForGroupKind(schema.GroupKind{Group: messaging.Group, Kind: "Channel"})
 	ch := &messaging.Channel{}
 	ch.Status.SetAddress("http://x")
-	if ck.Columns[0].Name != "URL" || ck.Columns[0].Value(ch) != "http://x" || ck.Columns[1].Value(ch) != "stub" {
+	if ck.Columns[0].Name != "URL" || ck.Columns[0].Value(ch) != "http://x" || ck.Columns[1].Value(ch) != "default" {
 		t.Error("channel columns")
 	}
 }

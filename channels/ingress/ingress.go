@@ -4,6 +4,7 @@
 //	POST /channels/{namespace}/{name}           a Channel's status.address.url
 //	POST /inmemorychannels/{namespace}/{name}   an InMemoryChannel's
 //	POST /brokers/{namespace}/{name}            a Broker's
+//	POST /channels.channels.knative.dev/{namespace}/{name}   a 2018 (v1alpha1) Channel's
 //
 // It reads binary, structured and batch mode (CloudEvents HTTP binding, spec 1.0 and 0.3) and
 // answers 202 Accepted only after the bus acknowledged the publish, so an accepted event is
@@ -32,6 +33,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/eddyplatform/eddy/bus"
+	"github.com/eddyplatform/eddy/conformance"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -58,8 +60,9 @@ type Config struct {
 	MaxBytes int64
 	// PublishTimeout bounds one publish to the bus (default 30s).
 	PublishTimeout time.Duration
-	// CheckEvent, when set, checks each event after parsing and returns the reason it is
-	// invalid. The sdk's own validation always runs first.
+	// CheckEvent checks each event after parsing and returns the reason it is invalid, which
+	// becomes the 400 answer's reason. The sdk's own validation always runs first. Nil means
+	// conformance.Reason: the CloudEvents spec's every MUST, named by rule.
 	CheckEvent func(*event.Event) error
 	// Logger defaults to slog.Default(). Event data is never logged.
 	Logger *slog.Logger
@@ -76,6 +79,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.CheckEvent == nil {
+		c.CheckEvent = conformance.Reason
 	}
 }
 
@@ -128,7 +134,7 @@ func New(cfg Config) (*Handler, error) {
 }
 
 // Kinds are the plurals of the addressable kinds whose paths the ingress serves.
-var Kinds = []string{"channels", "inmemorychannels", "brokers"}
+var Kinds = []string{"channels", "inmemorychannels", "brokers", "channels.channels.knative.dev"}
 
 // Handles reports whether path is an ingress path ("/channels/…", "/inmemorychannels/…" or
 // "/brokers/…").
@@ -253,10 +259,8 @@ func (h *Handler) parse(r *http.Request) ([]*event.Event, error) {
 		if err := ev.Validate(); err != nil {
 			return nil, fail(http.StatusBadRequest, "invalid CloudEvent%s: %v", index(i, len(events)), err)
 		}
-		if h.cfg.CheckEvent != nil {
-			if err := h.cfg.CheckEvent(ev); err != nil {
-				return nil, fail(http.StatusBadRequest, "invalid CloudEvent%s: %v", index(i, len(events)), err)
-			}
+		if err := h.cfg.CheckEvent(ev); err != nil {
+			return nil, fail(http.StatusBadRequest, "invalid CloudEvent%s: %v", index(i, len(events)), err)
 		}
 		if tp != "" {
 			if _, has := ev.Extensions()["traceparent"]; !has {

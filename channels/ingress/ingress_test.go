@@ -149,6 +149,9 @@ func TestRejectionsSayWhy(t *testing.T) {
 		{"not a cloudevent", "/channels/default/ch", map[string]string{"Content-Type": "application/json"}, `{"a":1}`, 400, "not a CloudEvent"},
 		{"bad structured", "/channels/default/ch", map[string]string{"Content-Type": "application/cloudevents+json"}, `{"specversion":"1.0"`, 400, "cannot read"},
 		{"bad specversion", "/channels/default/ch", map[string]string{"ce-specversion": "9.9", "ce-id": "1", "ce-source": "/s", "ce-type": "t"}, "", 400, ""},
+		// The sdk accepts these; conformance.Reason names the rule they break.
+		{"bad media type", "/channels/default/ch", map[string]string{"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": "t", "Content-Type": "garbage"}, "{}", 400, "not a media type"},
+		{"control character", "/channels/default/ch", map[string]string{"Content-Type": "application/cloudevents+json"}, `{"specversion":"1.0","id":"1","source":"/s","type":"a\u0001b"}`, 400, "control character"},
 		{"empty batch", "/channels/default/ch", map[string]string{"Content-Type": "application/cloudevents-batch+json"}, `[]`, 400, "no events"},
 		{"too large", "/channels/default/ch", binary("big"), strings.Repeat("x", 65<<10), 413, "limit"},
 		{"unknown channel", "/channels/default/nope", binary("1"), "{}", 404, "does not exist"},
