@@ -21,9 +21,11 @@ build:
 run: build
 	$(BIN) up -f examples/quickstart $(EDDY_FLAGS)
 
-## test: gofmt check, go vet, and every test with the race detector
+## test: gofmt check, go vet, every test with the race detector, then the reliability tests
+## at full size (100,000 events each) without it, which slows HTTP about tenfold
 test: fmt-check vet
 	$(GO) test -race -count=1 $(TESTFLAGS) ./...
+	$(GO) test -count=1 -run 'Reliability' ./dispatcher/ ./channels/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \

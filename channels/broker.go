@@ -3,6 +3,7 @@ package channels
 import (
 	"context"
 
+	"github.com/eddyplatform/eddy/api/duck"
 	"github.com/eddyplatform/eddy/api/eventing"
 	"github.com/eddyplatform/eddy/channels/filter"
 	"github.com/eddyplatform/eddy/channels/ingress"
@@ -154,9 +155,11 @@ func (r *triggerReconciler) reconcile(ctx context.Context, t *eventing.Trigger) 
 	if err != nil {
 		return err
 	}
+	opts, _ := duck.ParseDispatchOptions(t.Annotations) // validated on admission
 	s := dispatcher.Subscriber{
 		Kind: dispatcher.KindTrigger, Namespace: t.Namespace, Name: t.Name,
 		SubscriberURI: subscriber, ReplyURI: reply, DeadLetterURI: dls, Policy: policy, Filter: f,
+		Ordered: opts.Ordered, MaxInFlight: opts.MaxInFlight,
 	}
 	if err := r.DataPlane.Ensure(key, target.Bus, target.Topic, Group("trigger", t.UID), s); err != nil {
 		st.MarkNotSubscribed("ConsumerFailed", "%v", err)

@@ -114,7 +114,7 @@ func (r *channelReconciler) reconcileChannel(ctx context.Context, c channelView)
 	}
 
 	// One consumer per subscriber; the ones no longer listed go, with their groups.
-	names := r.subscriptionNames(c.meta.Namespace)
+	names := r.subscriptionMeta(c.meta.Namespace)
 	want := map[string]bool{}
 	var statuses []duck.SubscriberStatus
 	for _, s := range c.spec.Subscribers {
@@ -139,24 +139,31 @@ func (r *channelReconciler) reconcileChannel(ctx context.Context, c channelView)
 	return nil
 }
 
-// subscriptionNames maps subscription uids to names in namespace, for metric labels.
-func (r *channelReconciler) subscriptionNames(ns string) map[types.UID]string {
+// subscriptionMeta maps the uids of the subscriptions in namespace (of either API) to their
+// metadata: the name labels metrics, the annotations tune dispatch.
+func (r *channelReconciler) subscriptionMeta(ns string) map[types.UID]*metav1.ObjectMeta {
+	out := map[types.UID]*metav1.ObjectMeta{}
 	subs, _ := r.subscriptions.List(ns, labels.Everything())
-	out := make(map[types.UID]string, len(subs))
 	for _, s := range subs {
-		out[s.UID] = s.Name
+		out[s.UID] = &s.ObjectMeta
+	}
+	legacy, _ := r.legacySubscriptions.List(ns, labels.Everything())
+	for _, s := range legacy {
+		out[s.UID] = &s.ObjectMeta
 	}
 	return out
 }
 
 // subscriberFor turns a channel's subscriber entry into the dispatcher's Subscriber. The
 // entry's own delivery spec wins; otherwise the channel's applies, with its resolved DLS.
-func (r *channelReconciler) subscriberFor(s duck.SubscriberSpec, names map[types.UID]string, ns string, chDelivery *duck.DeliverySpec, chDLS *url.URL) (dispatcher.Subscriber, error) {
-	name := names[s.UID]
-	if name == "" {
-		name = string(s.UID)
+func (r *channelReconciler) subscriberFor(s duck.SubscriberSpec, subs map[types.UID]*metav1.ObjectMeta, ns string, chDelivery *duck.DeliverySpec, chDLS *url.URL) (dispatcher.Subscriber, error) {
+	name := string(s.UID)
+	var opts duck.DispatchOptions
+	if m := subs[s.UID]; m != nil {
+		name = m.Name
+		opts, _ = duck.ParseDispatchOptions(m.Annotations) // validated on admission
 	}
-	out := dispatcher.Subscriber{Kind: dispatcher.KindSubscription, Namespace: ns, Name: name}
+	out := dispatcher.Subscriber{Kind: dispatcher.KindSubscription, Namespace: ns, Name: name, Ordered: opts.Ordered, MaxInFlight: opts.MaxInFlight}
 	var err error
 	if out.SubscriberURI, err = parseURL(s.SubscriberURI); err != nil {
 		return out, fmt.Errorf("subscriberUri: %w", err)

@@ -87,7 +87,7 @@ func (t *Trigger) SetDefaults() {
 // spec.delivery and the dependency and injection annotations.
 func (t *Trigger) Validate() field.ErrorList {
 	sp := field.NewPath("spec")
-	var errs field.ErrorList
+	_, errs := duck.ParseDispatchOptions(t.Annotations)
 	if t.Spec.Broker == "" {
 		errs = append(errs, field.Required(sp.Child("broker"), ""))
 	} else {

@@ -87,6 +87,8 @@ func (s *Subscription) SetDefaults() {
 func (s *Subscription) Validate() field.ErrorList {
 	sp := field.NewPath("spec")
 	errs := ValidateChannelReference(sp.Child("channel"), s.Spec.Channel, s.Namespace)
+	_, derrs := duck.ParseDispatchOptions(s.Annotations)
+	errs = append(errs, derrs...)
 	// As Knative: a subscriber, a reply or both. A reply-only subscription forwards every
 	// event to the reply as it is (Parallel uses one for a branch without a filter).
 	switch {

@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -39,6 +40,8 @@ var (
 	clients  = flag.Int("clients", 32, "concurrent clients for throughput figures")
 	samples  = flag.Int("samples", 1000, "writes timed for the apply-to-watch latency")
 	watchers = flag.Int("watchers", 100, "watchers for the fan-out figure")
+	only     = flag.String("only", "", `run one part: "control" or "eventing" (default both)`)
+	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
 const token = "bench"
@@ -53,6 +56,26 @@ func main() {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIGURE\tVALUE\tBASELINE (same run)")
 	fmt.Fprintf(tw, "raw loopback HTTP POST, %d clients\t%.0f req/s, p50 %s p99 %s\t(this is the baseline)\n", *clients, rawRate, ms(rawP50), ms(rawP99))
+	tw.Flush()
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			fail(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if *only != "eventing" {
+		benchControl(rawRate, rawP50, rawP99)
+	}
+	if *only != "control" {
+		printEventing(rawRate, rawP50, rawP99)
+	}
+}
+
+// benchControl prints the control-plane figures.
+func benchControl(rawRate float64, rawP50, rawP99 time.Duration) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 
 	dir, _ := os.MkdirTemp("", "eddy-bench")
 	defer os.RemoveAll(dir)
@@ -78,10 +101,13 @@ func main() {
 	f50, f99, rate := fanout(srv)
 	fmt.Fprintf(tw, "watch fan-out, %d HTTP watchers\tp50 %s  p99 %s; %.0f deliveries/s\tapply→watch with 1 watcher p50 %s\n", *watchers, ms(f50), ms(f99), rate, ms(p50))
 	tw.Flush()
+}
 
+// printEventing prints the eventing figures.
+func printEventing(rawRate float64, rawP50, rawP99 time.Duration) {
 	fmt.Println("\nEventing: producers → ingress → durable stub bus → dispatcher → HTTP subscriber (Broker + Trigger)")
 	ev := benchEventing()
-	tw = tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIGURE\tVALUE\tBASELINE (same run)")
 	fmt.Fprintf(tw, "end-to-end events/s, %d producers\t%.0f events/s (%d accepted, %d lost)\t%.2f× raw HTTP req/s (two HTTP hops: ceiling 0.50)\n", *clients, ev.e2eRate, ev.accepted, ev.lost, ev.e2eRate/rawRate)
 	fmt.Fprintf(tw, "ingress acknowledgements/s at full load\t%.0f events/s\t%.2f× raw HTTP req/s\n", ev.acceptRate, ev.acceptRate/rawRate)
