@@ -3,6 +3,7 @@ package conformance
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -37,7 +38,23 @@ func (c *collector) warnf(rule Rule, attr, subject, section, format string, args
 	c.add(SeverityWarning, rule, attr, subject, section, fmt.Sprintf(format, args...))
 }
 
-func attrSubject(name string) string { return fmt.Sprintf("attribute %q", name) }
+func attrSubject(name string) string {
+	if s, ok := coreSubjects[name]; ok {
+		return s
+	}
+	return "attribute " + strconv.Quote(name)
+}
+
+// coreSubjects holds the subjects of the core attributes, which every event names: Validate
+// runs on every event the ingress accepts, and formatting them each time showed in profiles.
+var coreSubjects = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time",
+		"datacontentencoding", "schemaurl", "traceparent", "tracestate", "partitionkey"} {
+		m[n] = "attribute " + strconv.Quote(n)
+	}
+	return m
+}()
 
 // valKind is the representation a value arrived in.
 type valKind int
@@ -347,7 +364,7 @@ type attr struct {
 // Names in attrs are unique; null values mean unset. Names of core attributes are not
 // checked again.
 func checkAttributes(c *collector, v *version, attrs []attr) {
-	present := map[string]bool{}
+	present := make(map[string]bool, len(attrs))
 	for _, a := range attrs {
 		if _, core := v.core[a.name]; !core {
 			checkNameRules(c, v, a.name, a.subject)

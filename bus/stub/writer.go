@@ -90,12 +90,21 @@ func (t *topic) stopWriter() {
 func (t *topic) runWriter() {
 	defer close(t.writerDone)
 	var (
-		batch []*pubReq
-		wbuf  []byte
+		batch  []*pubReq
+		wbuf   []byte
+		linger *time.Timer
+		sizes  batchSizes
 	)
+	delay := t.cfg.GroupCommitDelay
+	if t.cfg.InMemory {
+		delay = 0 // no fsync to share
+	}
 	for req := range t.reqs {
 		batch = append(batch[:0], req)
 		n := len(req.buf)
+		// Publishers arriving together: wait a little for as many as recent batches held.
+		target := sizes.max()
+		var wait <-chan time.Time
 	gather:
 		for n < t.cfg.MaxBatchBytes {
 			select {
@@ -105,10 +114,36 @@ func (t *topic) runWriter() {
 				}
 				batch = append(batch, r)
 				n += len(r.buf)
+				continue
 			default:
-				break gather
+			}
+			if delay <= 0 || len(batch) >= target {
+				break
+			}
+			if wait == nil {
+				if linger == nil {
+					linger = time.NewTimer(delay)
+				} else {
+					linger.Reset(delay)
+				}
+				wait = linger.C
+			}
+			select {
+			case r, ok := <-t.reqs:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+				n += len(r.buf)
+			case <-wait:
+				wait = nil
+				target = 0
 			}
 		}
+		if wait != nil && !linger.Stop() {
+			<-linger.C
+		}
+		sizes.add(len(batch))
 		var err error
 		wbuf, err = t.writeBatch(batch, wbuf[:0])
 		for i, r := range batch {
@@ -119,6 +154,26 @@ func (t *topic) runWriter() {
 			wbuf = nil
 		}
 	}
+}
+
+// batchSizes remembers the sizes of the last batches, so that the writer can wait for as many
+// concurrent publishers as it recently saw, and no longer (a lone publisher never waits).
+type batchSizes struct {
+	ring [32]int
+	next int
+}
+
+func (b *batchSizes) add(n int) {
+	b.ring[b.next] = n
+	b.next = (b.next + 1) % len(b.ring)
+}
+
+func (b *batchSizes) max() int {
+	m := 0
+	for _, n := range b.ring {
+		m = max(m, n)
+	}
+	return m
 }
 
 // writeBatch stores the batch's records in the active segment, rolling it

@@ -29,6 +29,9 @@ type eventingResult struct {
 	ackP99     time.Duration
 	e2eP50     time.Duration // send → subscriber latency at half the maximum rate
 	e2eP99     time.Duration
+	// cpuPerEvent is the process's CPU time per event in the full-load run, until the last
+	// delivery: robust to other load on the machine, unlike the rates.
+	cpuPerEvent time.Duration
 }
 
 // sinkServer counts distinct event ids and when the last one arrived.
@@ -127,6 +130,7 @@ func benchEventing() eventingResult {
 	var res eventingResult
 	var accepted atomic.Int64
 	start := time.Now()
+	cpu0 := cpuTime()
 	res.acceptRate, _ = run(*clients, *duration, func(w, i int) error {
 		err := post("full-" + strconv.Itoa(w) + "-" + strconv.Itoa(i))
 		if err == nil {
@@ -136,6 +140,7 @@ func benchEventing() eventingResult {
 	})
 	res.accepted = accepted.Load()
 	got := sink.waitFor(res.accepted)
+	res.cpuPerEvent = (cpuTime() - cpu0) / time.Duration(max(got, 1))
 	_, last := sink.count()
 	res.lost = res.accepted - got
 	res.e2eRate = float64(got) / last.Sub(start).Seconds()

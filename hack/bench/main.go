@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -55,7 +56,7 @@ func main() {
 	rawRate, rawP50, rawP99 := rawHTTP()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIGURE\tVALUE\tBASELINE (same run)")
-	fmt.Fprintf(tw, "raw loopback HTTP POST, %d clients\t%.0f req/s, p50 %s p99 %s\t(this is the baseline)\n", *clients, rawRate, ms(rawP50), ms(rawP99))
+	fmt.Fprintf(tw, "raw loopback HTTP POST, %d clients\t%.0f req/s, p50 %s p99 %s, %.1fµs CPU/req\t(this is the baseline)\n", *clients, rawRate, ms(rawP50), ms(rawP99), us(rawCPU))
 	tw.Flush()
 	if *cpuProf != "" {
 		f, err := os.Create(*cpuProf)
@@ -111,6 +112,7 @@ func printEventing(rawRate float64, rawP50, rawP99 time.Duration) {
 	fmt.Fprintln(tw, "FIGURE\tVALUE\tBASELINE (same run)")
 	fmt.Fprintf(tw, "end-to-end events/s, %d producers\t%.0f events/s (%d accepted, %d lost)\t%.2f× raw HTTP req/s (two HTTP hops: ceiling 0.50)\n", *clients, ev.e2eRate, ev.accepted, ev.lost, ev.e2eRate/rawRate)
 	fmt.Fprintf(tw, "ingress acknowledgements/s at full load\t%.0f events/s\t%.2f× raw HTTP req/s\n", ev.acceptRate, ev.acceptRate/rawRate)
+	fmt.Fprintf(tw, "CPU per event end to end (producer, ingress, bus, dispatcher, subscriber)\t%.1fµs\t%.2f raw HTTP requests' CPU (two hops: floor 2.00)\n", us(ev.cpuPerEvent), float64(ev.cpuPerEvent)/float64(rawCPU))
 	fmt.Fprintf(tw, "ingress ack latency at half that rate\tp50 %s  p99 %s\traw HTTP p50 %s p99 %s\n", ms(ev.ackP50), ms(ev.ackP99), ms(rawP50), ms(rawP99))
 	fmt.Fprintf(tw, "end-to-end latency at half that rate\tp50 %s  p99 %s\t\n", ms(ev.e2eP50), ms(ev.e2eP99))
 	tw.Flush()
@@ -121,6 +123,8 @@ func fail(err error) {
 	os.Exit(1)
 }
 
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
 
 func pct(ds []time.Duration, p float64) time.Duration {
@@ -130,6 +134,16 @@ func pct(ds []time.Duration, p float64) time.Duration {
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 	return ds[int(float64(len(ds)-1)*p)]
 }
+
+// cpuTime is the process's user plus system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rawCPU is the CPU time one raw HTTP request costs (client and server), set by rawHTTP.
+var rawCPU time.Duration
 
 // run calls f from n goroutines for d and returns the calls per second and their latencies.
 func run(n int, d time.Duration, f func(worker, i int) error) (float64, []time.Duration) {
@@ -172,7 +186,10 @@ func rawHTTP() (float64, time.Duration, time.Duration) {
 	defer srv.Close()
 	c := client(*clients)
 	body := []byte(cmJSON("raw", 0, 0))
+	var calls atomic.Int64
+	cpu0 := cpuTime()
 	rate, lat := run(*clients, *duration, func(_, _ int) error {
+		calls.Add(1)
 		resp, err := c.Post(srv.URL, "application/json", bytes.NewReader(body))
 		if err != nil {
 			return err
@@ -181,6 +198,7 @@ func rawHTTP() (float64, time.Duration, time.Duration) {
 		resp.Body.Close()
 		return nil
 	})
+	rawCPU = (cpuTime() - cpu0) / time.Duration(calls.Load())
 	return rate, pct(lat, 0.5), pct(lat, 0.99)
 }
 
