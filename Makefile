@@ -8,8 +8,10 @@ FUZZTIME    ?= 10s
 # Extra flags for `go test` (for example TESTFLAGS=-run=TestAPI).
 TESTFLAGS   ?=
 EDDY_FLAGS  ?=
+# The quickstart's default bus: stub, rabbitmq, nats, kafka or pubsub.
+BUS         ?= stub
 
-.PHONY: all build run test fmt-check vet bench fuzz clean
+.PHONY: all build run test fmt-check vet services bench fuzz clean
 
 all: build
 
@@ -17,13 +19,14 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/eddy
 
-## run: build and start the platform with examples/quickstart applied
+## run: build and start the platform with examples/quickstart applied (BUS=rabbitmq etc.
+## runs it on that bus; see hack/run-bus.sh)
 run: build
-	$(BIN) up -f examples/quickstart $(EDDY_FLAGS)
+	@hack/run-bus.sh $(BUS) $(BIN) up -f examples/quickstart $(EDDY_FLAGS)
 
 ## test: gofmt check, go vet, every test with the race detector, then the reliability tests
 ## at full size (100,000 events each) without it, which slows HTTP about tenfold
-test: fmt-check vet
+test: fmt-check vet services
 	$(GO) test -race -count=1 $(TESTFLAGS) ./...
 	$(GO) test -count=1 -run 'Reliability' ./dispatcher/ ./channels/
 
@@ -33,6 +36,10 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+## services: start RabbitMQ and NATS for the bus tests if they are not running
+services:
+	@hack/services.sh
 
 ## bench: the platform's benchmarks, each beside a baseline measured in the same run
 bench:

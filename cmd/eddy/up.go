@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/eddyplatform/eddy/api/messaging"
 	"github.com/eddyplatform/eddy/control/apiserver"
 	"github.com/eddyplatform/eddy/platform"
 	"github.com/spf13/cobra"
@@ -26,6 +27,9 @@ type upOptions struct {
 	files       []string
 	logLevel    string
 	logFormat   string
+	bus         string
+	busConfig   []string
+	busSecret   string
 }
 
 func newUpCommand(g *globals) *cobra.Command {
@@ -50,7 +54,42 @@ func newUpCommand(g *globals) *cobra.Command {
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "file or directory of resources to apply once the platform is up; repeatable")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	f.StringVar(&o.bus, "bus", envOr("EDDY_BUS", "stub"), "the default bus's type: stub, kafka, rabbitmq, pubsub or nats (env EDDY_BUS); a ClusterBus named \"default\" overrides it")
+	f.StringArrayVar(&o.busConfig, "bus-config", nil, "a setting of the default bus, KEY=VALUE (the bus package's ParseConfig keys); repeatable")
+	f.StringVar(&o.busSecret, "bus-secret-file", "", "a file of KEY=VALUE lines with the default bus's credentials (never logged)")
 	return cmd
+}
+
+// busSettings reads --bus-config and --bus-secret-file.
+func (o *upOptions) busSettings() (map[string]string, map[string][]byte, error) {
+	config := map[string]string{}
+	for _, kv := range o.busConfig {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, nil, fmt.Errorf("--bus-config %q: want KEY=VALUE", kv)
+		}
+		config[k] = v
+	}
+	if o.busSecret == "" {
+		return config, nil, nil
+	}
+	raw, err := os.ReadFile(o.busSecret)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--bus-secret-file: %w", err)
+	}
+	secret := map[string][]byte{}
+	for i, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || k == "" {
+			return nil, nil, fmt.Errorf("--bus-secret-file %s line %d: want KEY=VALUE", o.busSecret, i+1) // the line itself may hold a secret
+		}
+		secret[strings.TrimSpace(k)] = []byte(strings.TrimSpace(v))
+	}
+	return config, secret, nil
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
@@ -74,9 +113,14 @@ func runUp(ctx context.Context, g *globals, o *upOptions, stdout, stderr io.Writ
 		return err
 	}
 	slog.SetDefault(log)
+	busConfig, busSecret, err := o.busSettings()
+	if err != nil {
+		return err
+	}
 	p, err := platform.Start(ctx, platform.Config{
 		DataDir: o.dataDir, APIAddr: o.apiAddr, IngressAddr: o.ingressAddr,
 		Version: version, Logger: log, DisplayOut: stdout,
+		Bus: messaging.BusType(o.bus), BusConfig: busConfig, BusSecret: busSecret,
 	})
 	if err != nil {
 		return err
@@ -96,8 +140,8 @@ func runUp(ctx context.Context, g *globals, o *upOptions, stdout, stderr io.Writ
 			log.Error("applying -f files failed", "err", err)
 		}
 	}
-	fmt.Fprintf(stdout, "\nEddy %s is up.\n  API      %s   (token in %s)\n  Ingress  %s\n  Data     %s\n\n%s",
-		version, p.APIURL, filepath.Join(o.dataDir, apiserver.TokenFile), p.IngressURL, o.dataDir, nextSteps(p.APIURL, p.IngressURL, o.dataDir))
+	fmt.Fprintf(stdout, "\nEddy %s is up.\n  API      %s   (token in %s)\n  Ingress  %s\n  Bus      %s (the default)\n  Data     %s\n\n%s",
+		version, p.APIURL, filepath.Join(o.dataDir, apiserver.TokenFile), p.IngressURL, o.bus, o.dataDir, nextSteps(p.APIURL, p.IngressURL, o.dataDir))
 
 	select {
 	case <-ctx.Done():
