@@ -8,6 +8,7 @@ import (
 
 	"github.com/eddyplatform/eddy/api/messaging"
 	"github.com/eddyplatform/eddy/bus"
+	"github.com/eddyplatform/eddy/bus/rabbitmq"
 	"github.com/eddyplatform/eddy/bus/stub"
 	"github.com/eddyplatform/eddy/channels"
 )
@@ -16,6 +17,14 @@ import (
 // Bus and ClusterBus objects keep their logs under dataDir/bus/.
 func Backends(dataDir string) map[messaging.BusType]channels.Backend {
 	return map[messaging.BusType]channels.Backend{
+		messaging.BusRabbitMQ: func(ctx context.Context, s channels.BackendSpec) (bus.Bus, error) {
+			cfg, err := rabbitmq.ParseConfig(s.Config, s.Secret)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Logger = s.Logger
+			return rabbitmq.New(ctx, cfg)
+		},
 		messaging.BusStub: func(_ context.Context, s channels.BackendSpec) (bus.Bus, error) {
 			cfg, err := stub.ParseConfig(s.Config, s.Secret)
 			if err != nil {
