@@ -8,6 +8,7 @@ import (
 
 	"github.com/eddyplatform/eddy/api/messaging"
 	"github.com/eddyplatform/eddy/bus"
+	"github.com/eddyplatform/eddy/bus/pubsub"
 	"github.com/eddyplatform/eddy/bus/rabbitmq"
 	"github.com/eddyplatform/eddy/bus/stub"
 	"github.com/eddyplatform/eddy/channels"
@@ -24,6 +25,14 @@ func Backends(dataDir string) map[messaging.BusType]channels.Backend {
 			}
 			cfg.Logger = s.Logger
 			return rabbitmq.New(ctx, cfg)
+		},
+		messaging.BusPubSub: func(ctx context.Context, s channels.BackendSpec) (bus.Bus, error) {
+			cfg, err := pubsub.ParseConfig(s.Config, s.Secret)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Logger = s.Logger
+			return pubsub.New(ctx, cfg)
 		},
 		messaging.BusStub: func(_ context.Context, s channels.BackendSpec) (bus.Bus, error) {
 			cfg, err := stub.ParseConfig(s.Config, s.Secret)
