@@ -9,6 +9,7 @@ import (
 	"github.com/eddyplatform/eddy/api/flows"
 	"github.com/eddyplatform/eddy/api/messaging"
 	"github.com/eddyplatform/eddy/api/messaging/channelsv1alpha1"
+	"github.com/eddyplatform/eddy/api/serving"
 )
 
 // NewRegistry returns a registry holding every kind Eddy serves.
@@ -19,5 +20,6 @@ func NewRegistry() *api.Registry {
 	channelsv1alpha1.Register(r)
 	eventing.Register(r)
 	flows.Register(r)
+	serving.Register(r)
 	return r
 }
