@@ -8,6 +8,7 @@ import (
 
 	"github.com/eddyplatform/eddy/api/messaging"
 	"github.com/eddyplatform/eddy/bus"
+	"github.com/eddyplatform/eddy/bus/nats"
 	"github.com/eddyplatform/eddy/bus/pubsub"
 	"github.com/eddyplatform/eddy/bus/rabbitmq"
 	"github.com/eddyplatform/eddy/bus/stub"
@@ -33,6 +34,14 @@ func Backends(dataDir string) map[messaging.BusType]channels.Backend {
 			}
 			cfg.Logger = s.Logger
 			return pubsub.New(ctx, cfg)
+		},
+		messaging.BusNATS: func(ctx context.Context, s channels.BackendSpec) (bus.Bus, error) {
+			cfg, err := nats.ParseConfig(s.Config, s.Secret)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Logger = s.Logger
+			return nats.New(ctx, cfg)
 		},
 		messaging.BusStub: func(_ context.Context, s channels.BackendSpec) (bus.Bus, error) {
 			cfg, err := stub.ParseConfig(s.Config, s.Secret)
