@@ -8,6 +8,7 @@ import (
 
 	"github.com/eddyplatform/eddy/api/messaging"
 	"github.com/eddyplatform/eddy/bus"
+	"github.com/eddyplatform/eddy/bus/kafka"
 	"github.com/eddyplatform/eddy/bus/nats"
 	"github.com/eddyplatform/eddy/bus/pubsub"
 	"github.com/eddyplatform/eddy/bus/rabbitmq"
@@ -42,6 +43,14 @@ func Backends(dataDir string) map[messaging.BusType]channels.Backend {
 			}
 			cfg.Logger = s.Logger
 			return nats.New(ctx, cfg)
+		},
+		messaging.BusKafka: func(ctx context.Context, s channels.BackendSpec) (bus.Bus, error) {
+			cfg, err := kafka.ParseConfig(s.Config, s.Secret)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Logger = s.Logger
+			return kafka.New(ctx, cfg)
 		},
 		messaging.BusStub: func(_ context.Context, s channels.BackendSpec) (bus.Bus, error) {
 			cfg, err := stub.ParseConfig(s.Config, s.Secret)
