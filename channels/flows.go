@@ -2,7 +2,6 @@ package channels
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
 
@@ -293,18 +292,5 @@ func copyTemplate(t *messaging.ChannelTemplateSpec) *messaging.ChannelTemplateSp
 	return &c
 }
 
-// clone deep-copies a JSON-shaped value through its JSON form; nil stays nil.
-func clone[T any](v *T) *T {
-	if v == nil {
-		return nil
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("clone %T: %v", v, err)) // API types always encode
-	}
-	out := new(T)
-	if err := json.Unmarshal(data, out); err != nil {
-		panic(fmt.Sprintf("clone %T: %v", v, err))
-	}
-	return out
-}
+// clone deep-copies a JSON-shaped value; nil stays nil.
+func clone[T any](v *T) *T { return api.Clone(v) }

@@ -29,6 +29,11 @@ import (
 	"github.com/eddyplatform/eddy/control/store"
 	"github.com/eddyplatform/eddy/control/store/bolt"
 	"github.com/eddyplatform/eddy/dispatcher"
+	"github.com/eddyplatform/eddy/serving"
+	"github.com/eddyplatform/eddy/serving/autoscaler"
+	"github.com/eddyplatform/eddy/serving/router"
+	"github.com/eddyplatform/eddy/serving/runtime"
+	"github.com/eddyplatform/eddy/serving/runtime/process"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	corev1 "k8s.io/api/core/v1"
@@ -61,6 +66,16 @@ type Config struct {
 	// spec.config and Secret would give them. The secret is never logged.
 	BusConfig map[string]string
 	BusSecret map[string][]byte
+	// Domain is the routes' domain: a Route R in namespace N answers on R.N.Domain (default
+	// "localhost", which resolves to the loopback address).
+	Domain string
+	// WorkDir is where ko://./relative images are found (default the working directory).
+	WorkDir string
+	// BuildCacheDir caches the binaries of ko:// images (default the user's cache dir).
+	BuildCacheDir string
+	// Autoscaler is the autoscaler's configuration (nil: Knative's defaults); the
+	// config-autoscaler ConfigMap in eddy-system overrides it.
+	Autoscaler *autoscaler.Config
 }
 
 func (c *Config) setDefaults() {
@@ -100,6 +115,8 @@ type Platform struct {
 	Store    store.Store
 	// Metrics is the registry /metrics serves.
 	Metrics *prometheus.Registry
+	// Router is the serving router on the ingress port.
+	Router *router.Router
 
 	cfg     Config
 	cancel  context.CancelFunc
@@ -188,6 +205,27 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 		disp.Close(ctx)
 	}}, p.closers...)
 
+	// Serving: the process runtime, the router and the autoscaler.
+	var rtr *router.Router
+	var srv *serving.Serving
+	rtm, err := process.New(process.Config{Dir: cfg.WorkDir, CacheDir: cfg.BuildCacheDir, Logger: log,
+		Drain: func(ctx context.Context, key runtime.RevisionKey, id string) { rtr.Drain(ctx, key, id) }})
+	if err != nil {
+		return nil, err
+	}
+	p.closers = append([]func(){func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		rtm.Close(ctx)
+	}}, p.closers...)
+	rtr, err = router.New(router.Config{Runtime: rtm, Domain: cfg.Domain, Logger: log, Metrics: p.Metrics,
+		OnDemand: func(k runtime.RevisionKey) { srv.OnDemand(k) }})
+	if err != nil {
+		return nil, err
+	}
+	p.Router = rtr
+	p.closers = append([]func(){rtr.Close}, p.closers...)
+
 	in, err := ingress.New(ingress.Config{Resolver: dp, MaxBytes: cfg.MaxEventBytes, Logger: log, Metrics: p.Metrics})
 	if err != nil {
 		return nil, err
@@ -205,6 +243,22 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 	if err != nil {
 		return nil, err
 	}
+	asCfg := cfg.Autoscaler
+	if asCfg == nil {
+		asCfg = autoscaler.DefaultConfig()
+	}
+	asCfg.Registerer = p.Metrics
+	srv, err = serving.New(serving.Config{Client: client, Cache: cache, Runtime: rtm, Router: rtr, Autoscaler: asCfg,
+		IngressURL: p.IngressURL, Metrics: p.Metrics, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	ctrls = append(ctrls, srv.Controllers()...)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		srv.Run(runCtx)
+	}()
 	for _, c := range ctrls {
 		p.wg.Add(1)
 		go func() {
@@ -224,7 +278,13 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 				}
 				return nil
 			}}), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
-		{Handler: front, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
+		{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if rtr.Handles(r.Host) {
+				rtr.ServeHTTP(w, r)
+				return
+			}
+			front.ServeHTTP(w, r)
+		}), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
 	}
 	for i, ln := range []net.Listener{apiLn, ingressLn} {
 		go func() {

@@ -50,7 +50,7 @@ func (c *Configuration) SetDefaults() { c.Spec.SetDefaults() }
 // go on the template) and its template.
 func (c *Configuration) Validate() field.ErrorList {
 	errs := validateObjectName(c.Name, c.GenerateName)
-	errs = append(errs, validateServingLabels(c.Labels, ServiceLabelKey, RouteLabelKey)...)
+	errs = append(errs, validateServingLabels(c.Labels, ServiceLabelKey, ServiceUIDLabelKey, RouteLabelKey)...)
 	errs = append(errs, validateNoAutoscalingAnnotations(c.Annotations)...)
 	return append(errs, c.Spec.validate(field.NewPath("spec", "template"), &c.ObjectMeta)...)
 }

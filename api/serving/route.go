@@ -84,7 +84,7 @@ func (r *Route) SetDefaults() { r.Spec.SetDefaults() }
 // Validate checks the route's name, labels, annotations and traffic.
 func (r *Route) Validate() field.ErrorList {
 	errs := validateObjectName(r.Name, r.GenerateName)
-	errs = append(errs, validateServingLabels(r.Labels, ServiceLabelKey)...)
+	errs = append(errs, validateServingLabels(r.Labels, ServiceLabelKey, ServiceUIDLabelKey)...)
 	errs = append(errs, validateNoAutoscalingAnnotations(r.Annotations)...)
 	return append(errs, validateTraffic(field.NewPath("spec", "traffic"), r.Spec.Traffic, false)...)
 }

@@ -49,6 +49,8 @@ func newRootCommand() *cobra.Command {
 		newDescribeCommand(g),
 		newDeleteCommand(g),
 		newVersionCommand(g),
+		newEventsCommand(g),
+		newConformanceCommand(g),
 	)
 	return root
 }

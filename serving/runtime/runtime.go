@@ -100,7 +100,8 @@ type Runtime interface {
 	Changed() <-chan struct{}
 
 	// Logs returns up to the last n lines the instance wrote to stdout and stderr,
-	// interleaved in order.
+	// interleaved in order; n <= 0 returns every line the runtime keeps. An instance or
+	// revision the runtime does not know gives an error wrapping ErrUnknownInstance.
 	Logs(key RevisionKey, instanceID string, n int) ([]string, error)
 
 	// Close stops every instance of every revision and releases the runtime.
