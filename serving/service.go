@@ -111,6 +111,14 @@ func (r *serviceReconciler) reconcile(ctx context.Context, svc *serving.Service)
 	}
 	if rt.Generation == rt.Status.ObservedGeneration {
 		st.PropagateRouteStatus(&rt.Status)
+		// As Knative: the route is not yet ready while a latestRevision target still points
+		// at an older revision than the configuration's latest ready one.
+		for _, t := range rt.Status.Traffic {
+			if t.LatestRevision != nil && *t.LatestRevision && t.RevisionName != cfg.Status.LatestReadyRevisionName {
+				st.MarkRouteNotReconciled()
+				break
+			}
+		}
 	} else {
 		st.MarkRouteNotReconciled()
 	}

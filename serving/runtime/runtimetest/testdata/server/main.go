@@ -6,6 +6,7 @@
 //	/env          the environment as a JSON object
 //	/crash        exits with code 3 (?signal=KILL: kills itself with SIGKILL instead)
 //	/sleep?d=1s   prints "sleep 1s" and answers after the duration
+//	/maxsleeping  the most /sleep requests this instance ever served at once
 //	/log?msg=m&n=1 prints msg (default "log") n times to stdout, numbered when n > 1
 //	/ready        200, or 503 after /ready/fail until /ready/ok
 //	/spawn        starts `sleep 300` as a child and answers its pid
@@ -58,11 +59,17 @@ func main() {
 		}
 		os.Exit(3)
 	})
+	var sleeping, maxSleeping atomic.Int64
+	mux.HandleFunc("/maxsleeping", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, maxSleeping.Load()) })
 	mux.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
 		d, err := time.ParseDuration(r.URL.Query().Get("d"))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
+		}
+		n := sleeping.Add(1)
+		defer sleeping.Add(-1)
+		for m := maxSleeping.Load(); n > m && !maxSleeping.CompareAndSwap(m, n); m = maxSleeping.Load() {
 		}
 		fmt.Println("sleep", d)
 		time.Sleep(d)
