@@ -242,7 +242,9 @@ func TestRolloutOnlyToReadyRevisions(t *testing.T) {
 		}
 	}
 	// A revision whose image cannot run here: it fails, traffic stays.
-	update(func(s *serving.Service) { s.Spec.Template.Spec.Containers[0].Image = "gcr.io/knative-samples/helloworld-go" })
+	update(func(s *serving.Service) {
+		s.Spec.Template.Spec.Containers[0].Image = "gcr.io/knative-samples/helloworld-go"
+	})
 	svc := &serving.Service{}
 	eventually(t, "the broken revision to fail", time.Minute, func() bool {
 		e.client.Get(context.Background(), "default", "roll", svc)
@@ -284,12 +286,11 @@ func TestTagsAndSplit(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.Spec.Template.Spec.Containers[0].Env[0].Value = "two"
-	p90, p10, f := int64(90), int64(10), false
+	p90, p10 := int64(90), int64(10)
 	svc.Spec.Traffic = []serving.TrafficTarget{
 		{Tag: "old", RevisionName: "split-00001", Percent: &p90},
 		{Tag: "new", LatestRevision: &[]bool{true}[0], Percent: &p10},
 	}
-	_ = f
 	if err := e.client.Update(context.Background(), svc); err != nil {
 		t.Fatal(err)
 	}
