@@ -19,19 +19,10 @@ import (
 
 // knownIngressGaps are the verify receiver cases Eddy's ingress (channels/ingress) fails
 // today, with the cause. The test fails on any other failure, and also when one of these
-// starts to pass, so that the list only shrinks. All four have one cause: the ingress
-// decodes the request with sdk-go and only then validates the decoded event (CheckEvent,
-// conformance.Reason), and sdk-go neither percent-decodes ce- header values nor keeps what
-// it normalised away. The fix belongs in ingress.go's parse: judge the raw request with
-// conformance.ValidateHTTP before decoding (at least the header-encoding, name-chars,
-// string-chars and exclusive rules), and percent-decode ce- header values with
-// conformance.DecodeHTTPHeaderValue before building the event.
-var knownIngressGaps = map[string]string{
-	"binary-1.0-overlong-utf8":            "sdk-go does not percent-decode ce- header values, so %C0%A0 is stored verbatim instead of being rejected (HTTP binding §3.1.3.2 MUST)",
-	"binary-1.0-control-char":             "sdk-go does not percent-decode ce- header values, so a%00b is stored verbatim; decoded it holds U+0000",
-	"structured-1.0-data-and-data_base64": "sdk-go's JSON decoder keeps one of data and data_base64 and drops the other without complaint",
-	"structured-1.0-uppercase-name":       "sdk-go lower-cases attribute names while decoding, so conformance.Reason never sees comExampleValue",
-}
+// starts to pass, so that the list only shrinks. It is empty: the ingress judges structured
+// and batch bodies with the conformance library before decoding, and percent-decodes
+// binary-mode header values.
+var knownIngressGaps = map[string]string{}
 
 // TestEddyIngressPassesVerifyReceiver runs `eddy conformance verify receiver` against the
 // addresses of a Channel and a Broker of an in-process platform: Eddy's own ingress must

@@ -20,6 +20,7 @@ package ingress
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -220,28 +222,54 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (kind string, co
 	return kind, http.StatusAccepted
 }
 
-// parse reads the request's events, in any mode, and validates them.
+// parse reads the request's events, in any mode, and validates them: structured and batch
+// bodies are judged as JSON by the conformance library before decoding (sdk-go would silently
+// accept some invalid ones, such as both data and data_base64, or an upper-case attribute
+// name), and binary-mode header values are percent-decoded as the HTTP binding says (sdk-go
+// leaves them encoded).
 func (h *Handler) parse(r *http.Request) ([]*event.Event, error) {
 	if r.ContentLength > h.cfg.MaxBytes {
 		return nil, fail(http.StatusRequestEntityTooLarge, "the body is %d bytes; the limit is %d", r.ContentLength, h.cfg.MaxBytes)
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, h.cfg.MaxBytes)
-	msg := cehttp.NewMessageFromHttpRequest(r)
-	defer msg.Finish(nil)
+	mode := conformance.DetectMode(r.Header.Get("Content-Type"))
 	var events []*event.Event
-	if cehttp.IsHTTPBatch(r.Header) {
-		batch, err := binding.ToEvents(r.Context(), msg, msg.BodyReader)
+	switch mode {
+	case conformance.ModeBatch, conformance.ModeStructured:
+		body, err := io.ReadAll(r.Body)
 		if err != nil {
-			return nil, bodyProblem(err, "batch")
+			return nil, bodyProblem(err, "body")
 		}
-		if len(batch) == 0 {
-			return nil, fail(http.StatusBadRequest, "the batch holds no events")
+		what := "event"
+		vs := conformance.Violations(conformance.ValidateStructured(body))
+		if mode == conformance.ModeBatch {
+			what, vs = "batch", conformance.Violations(conformance.ValidateBatch(body))
 		}
-		for i := range batch {
-			events = append(events, &batch[i])
+		if err := vs.Err(); err != nil {
+			return nil, fail(http.StatusBadRequest, "invalid CloudEvents %s: %v", what, err)
 		}
-	} else {
-		if msg.ReadEncoding() == binding.EncodingUnknown {
+		if mode == conformance.ModeBatch {
+			var batch []event.Event
+			if err := json.Unmarshal(body, &batch); err != nil {
+				return nil, fail(http.StatusBadRequest, "cannot read the batch: %v", err)
+			}
+			for i := range batch {
+				events = append(events, &batch[i])
+			}
+		} else {
+			ev := event.New()
+			if err := json.Unmarshal(body, &ev); err != nil {
+				return nil, fail(http.StatusBadRequest, "cannot read the event: %v", err)
+			}
+			events = append(events, &ev)
+		}
+	default:
+		if err := decodeBinaryHeaders(r.Header); err != nil {
+			return nil, err
+		}
+		msg := cehttp.NewMessageFromHttpRequest(r)
+		defer msg.Finish(nil)
+		if msg.ReadEncoding() != binding.EncodingBinary {
 			return nil, fail(http.StatusBadRequest, "not a CloudEvent: binary mode needs ce-specversion, ce-id, ce-source and ce-type headers; structured mode needs Content-Type: application/cloudevents+json")
 		}
 		ev, err := binding.ToEvent(r.Context(), msg)
@@ -269,6 +297,44 @@ func (h *Handler) parse(r *http.Request) ([]*event.Event, error) {
 		}
 	}
 	return events, nil
+}
+
+// decodeBinaryHeaders percent-decodes (and unquotes) the ce- header values in place, as the
+// HTTP binding's §3.1.3.2 asks of receivers. A value with raw non-ASCII bytes is left as it is
+// when they are valid UTF-8: senders MUST percent-encode them, but widely used SDKs send raw
+// UTF-8, and rejecting them would help no one.
+func decodeBinaryHeaders(h http.Header) error {
+	for key, vals := range h {
+		if len(key) < 3 || !strings.EqualFold(key[:3], "ce-") {
+			continue
+		}
+		for i, v := range vals {
+			if !isASCII(v) {
+				if !utf8.ValidString(v) {
+					return fail(http.StatusBadRequest, "invalid CloudEvent: header %s is not UTF-8; values outside printable ASCII MUST be percent-encoded UTF-8", key)
+				}
+				continue
+			}
+			if !strings.ContainsAny(v, "%\"") {
+				continue
+			}
+			d, err := conformance.DecodeHTTPHeaderValue(v)
+			if err != nil {
+				return fail(http.StatusBadRequest, "invalid CloudEvent: header %s: %v", key, err)
+			}
+			vals[i] = d
+		}
+	}
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func index(i, n int) string {
