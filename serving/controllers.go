@@ -18,6 +18,7 @@ package serving
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -175,9 +176,11 @@ func (s *Serving) Run(ctx context.Context) {
 // instance, so scale it up now.
 func (s *Serving) OnDemand(key runtime.RevisionKey) { s.scaler.poke(key) }
 
-// watchRuntime re-reconciles revisions when their instances change, so that their status
-// (ready, replicas, crashes) follows.
+// watchRuntime re-reconciles a revision when its instances change, so that its status (ready,
+// replicas, crashes) follows. Only the revisions whose instances changed are reconciled: a
+// cold start must not wait behind the status of every other revision.
 func (s *Serving) watchRuntime(ctx context.Context) {
+	seen := map[runtime.RevisionKey]string{}
 	for {
 		changed := s.cfg.Runtime.Changed()
 		select {
@@ -185,10 +188,30 @@ func (s *Serving) watchRuntime(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		for _, key := range s.scaler.keys() {
-			s.revisionCtl.Enqueue(key.String())
+		keys := s.scaler.keys()
+		live := make(map[runtime.RevisionKey]bool, len(keys))
+		for _, key := range keys {
+			live[key] = true
+			if sum := instancesSummary(s.cfg.Runtime.Instances(key)); sum != seen[key] {
+				seen[key] = sum
+				s.revisionCtl.Enqueue(key.String())
+			}
+		}
+		for key := range seen {
+			if !live[key] {
+				delete(seen, key)
+			}
 		}
 	}
+}
+
+// instancesSummary is what of a revision's instances its status shows.
+func instancesSummary(insts []runtime.Instance) string {
+	var b strings.Builder
+	for _, in := range insts {
+		fmt.Fprintf(&b, "%s/%s/%d/%s;", in.ID, in.Phase, in.Restarts, in.Reason)
+	}
+	return b.String()
 }
 
 // mapByLabel maps an object to the object in its namespace named by one of its labels.

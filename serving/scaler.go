@@ -147,6 +147,8 @@ func (sc *scaler) decide(ctx context.Context, key runtime.RevisionKey, now time.
 		return
 	}
 	d := r.as.Scale(now, ready)
+	sc.s.log.Debug("autoscaler decision", "revision", key.String(), "ready", ready, "desired", d.DesiredScale,
+		"recommendation", d.Recommendation, "state", d.State.String(), "panic", d.InPanic, "stable", d.StableValue, "panicValue", d.PanicValue)
 	if d.DesiredScale < 0 || int(d.DesiredScale) == r.desired {
 		sc.mu.Unlock()
 		return

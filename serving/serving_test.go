@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"net/http"
 	"strings"
 	"sync"
@@ -36,7 +38,7 @@ func start(t *testing.T) *env {
 	as.AllowZeroInitialScale = true
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := platform.Start(ctx, platform.Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0",
-		ResyncPeriod: time.Second, Autoscaler: as, WorkDir: ".."})
+		ResyncPeriod: time.Second, Autoscaler: as, WorkDir: "..", Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,4 +316,11 @@ func TestTagsAndSplit(t *testing.T) {
 	if two < 50 || two > 150 { // 10% ± 5 points over 1,000: the router's own test checks ±3 over 10,000
 		t.Errorf("the 10%% target got %d of %d requests", two, n)
 	}
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("EDDY_TEST_DEBUG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

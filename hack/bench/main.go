@@ -41,7 +41,7 @@ var (
 	clients  = flag.Int("clients", 32, "concurrent clients for throughput figures")
 	samples  = flag.Int("samples", 1000, "writes timed for the apply-to-watch latency")
 	watchers = flag.Int("watchers", 100, "watchers for the fan-out figure")
-	only     = flag.String("only", "", `run one part: "control" or "eventing" (default both)`)
+	only     = flag.String("only", "", `run one part: "control", "eventing" or "serving" (default all)`)
 	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
@@ -66,11 +66,14 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if *only != "eventing" {
+	if *only == "" || *only == "control" {
 		benchControl(rawRate, rawP50, rawP99)
 	}
-	if *only != "control" {
+	if *only == "" || *only == "eventing" {
 		printEventing(rawRate, rawP50, rawP99)
+	}
+	if *only == "" || *only == "serving" {
+		printServing()
 	}
 }
 
