@@ -284,10 +284,9 @@ func (t *instanceTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		if err != nil {
 			return nil, err
 		}
-		out := req.Clone(req.Context())
-		out.URL.Host = in.addr
-		out.Host = req.Host
-		resp, err := t.r.cfg.Transport.RoundTrip(out)
+		// req is the reverse proxy's own outgoing copy: aim it at the instance.
+		req.URL.Host = in.addr
+		resp, err := t.r.cfg.Transport.RoundTrip(req)
 		if err != nil {
 			rev.release(in)
 			if isConnectError(err) && (body == nil || !body.read.Load()) && attempt < maxConnectRetries {

@@ -149,7 +149,7 @@ func New(cfg Config) (*Router, error) {
 	r.proxy = &httputil.ReverseProxy{
 		Rewrite:       func(pr *httputil.ProxyRequest) { pr.Out.URL.Scheme = "http"; pr.SetXForwarded() },
 		Transport:     &instanceTransport{r: r},
-		FlushInterval: -1,
+		FlushInterval: 0,
 		ErrorHandler:  r.proxyError,
 		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
