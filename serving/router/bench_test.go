@@ -4,12 +4,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/eddyplatform/eddy/serving/runtime"
 )
-
 
 func benchClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -68,5 +66,4 @@ func BenchmarkRouted(b *testing.B) {
 			benchGet(b, c, front.URL, "hello.default.localhost")
 		}
 	})
-	_ = strings.TrimSpace
 }
