@@ -39,6 +39,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Config configures a Platform.
@@ -272,6 +273,7 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 
 	p.servers = []*http.Server{
 		{Handler: apiserver.New(apiserver.Config{Store: st, Registry: p.Registry, Token: p.Token, Version: cfg.Version, Logger: log, Metrics: p.Metrics,
+			Logs: map[schema.GroupResource]apiserver.LogSource{{Group: "serving.knative.dev", Resource: "revisions"}: srv.RevisionLogs},
 			Ready: func() error {
 				if !synced {
 					return errors.New("caches not synced")

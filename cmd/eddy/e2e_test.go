@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	eddyBin = filepath.Join(dir, "eddy")
+	if repoRoot, err = filepath.Abs("../.."); err != nil {
+		panic(err)
+	}
+	quickstart = filepath.Join(repoRoot, "examples", "quickstart")
 	out, err := exec.Command("go", "build", "-o", eddyBin, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building eddy: %v\n%s", err, out)
@@ -40,6 +45,7 @@ func TestMain(m *testing.M) {
 type child struct {
 	cmd     *exec.Cmd
 	apiURL  string
+	ingress chan string // receives the ingress URL once
 	dataDir string
 	stderr  *bytes.Buffer
 	done    chan error
@@ -50,11 +56,12 @@ func startUp(t *testing.T, dataDir string, extra ...string) *child {
 	t.Helper()
 	args := append([]string{"up", "--data-dir", dataDir, "--api-addr", "127.0.0.1:0", "--ingress-addr", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(eddyBin, args...)
+	cmd.Dir = repoRoot
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &child{cmd: cmd, dataDir: dataDir, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &child{cmd: cmd, dataDir: dataDir, stderr: &bytes.Buffer{}, done: make(chan error, 1), ingress: make(chan string, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -68,6 +75,12 @@ func startUp(t *testing.T, dataDir string, extra ...string) *child {
 			if !sent && len(f) >= 2 && f[0] == "API" {
 				found <- f[1]
 				sent = true
+			}
+			if len(f) >= 2 && f[0] == "Ingress" {
+				select {
+				case p.ingress <- f[1]:
+				default:
+				}
 			}
 		}
 		io.Copy(io.Discard, stdout)
@@ -122,7 +135,9 @@ func mustNotContain(t *testing.T, what, got string, bad ...string) {
 	}
 }
 
-const quickstart = "../../examples/quickstart"
+// repoRoot is the repository's root: `eddy up` runs there, so that the quickstart's
+// ko://./examples/… images resolve. quickstart is its quickstart directory.
+var repoRoot, quickstart string
 
 func TestQuickstartApplyGetDescribe(t *testing.T) {
 	p := startUp(t, t.TempDir(), "-f", quickstart)
@@ -222,4 +237,32 @@ func norm(t *testing.T, s string) string {
 	}
 	out, _ := json.Marshal(v)
 	return string(out)
+}
+
+// TestServiceAndLogs: the quickstart's helloworld-go Service answers through the ingress port
+// from zero instances, and `eddy logs` shows what its instance printed.
+func TestServiceAndLogs(t *testing.T) {
+	p := startUp(t, t.TempDir(), "-f", quickstart)
+	ingress := <-p.ingress
+	deadline := time.Now().Add(3 * time.Minute) // the first go build of the sample may take a while
+	for !strings.Contains(p.eddy(t, false, "", "get", "ksvc", "helloworld-go"), "True") {
+		if time.Now().After(deadline) {
+			t.Fatalf("helloworld-go never became ready:\n%s", p.eddy(t, false, "", "describe", "ksvc", "helloworld-go"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	req, _ := http.NewRequest("GET", ingress, nil)
+	req.Host = "helloworld-go.default.localhost"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "Hello Go Sample v1!\n" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	mustContain(t, "logs", p.eddy(t, false, "", "logs", "ksvc/helloworld-go"), "helloworld: listening on port", "helloworld: received a request", "[helloworld-go-00001-")
+	mustContain(t, "logs of a broker", p.eddy(t, true, "", "logs", "broker/default"), "has no logs")
+	mustContain(t, "get revisions", p.eddy(t, false, "", "get", "revisions"), "helloworld-go-00001", "True")
 }

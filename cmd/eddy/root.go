@@ -48,6 +48,7 @@ func newRootCommand() *cobra.Command {
 		newGetCommand(g),
 		newDescribeCommand(g),
 		newDeleteCommand(g),
+		newLogsCommand(g),
 		newVersionCommand(g),
 		newEventsCommand(g),
 		newConformanceCommand(g),

@@ -26,7 +26,7 @@ type target struct {
 	version     string // the version in the URL
 	namespace   string // "" for cluster-scoped kinds and all-namespace collections
 	name        string // "" for collections
-	subresource string // "" or "status"
+	subresource string // "", "status" or "log"
 }
 
 // parse reads a resource path (already split into segments).
@@ -63,10 +63,11 @@ func (s *Server) parse(segs []string) (target, error) {
 		t.name = segs[1]
 	}
 	if len(segs) == 3 {
-		if segs[2] != "status" {
+		_, hasLog := s.cfg.Logs[gr]
+		if segs[2] != "status" && !(segs[2] == "log" && hasLog) {
 			return t, apierrors.NewNotFound(gr, fmt.Sprintf("%s has no subresource %q", k.Plural, segs[2]))
 		}
-		t.subresource = "status"
+		t.subresource = segs[2]
 	}
 	if t.name != "" && k.Namespaced && t.namespace == "" {
 		return t, apierrors.NewBadRequest(fmt.Sprintf("%s is namespaced: use /…/namespaces/{namespace}/%s/%s", k.Plural, k.Plural, t.name))
@@ -83,6 +84,13 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, t target)
 	)
 	code := http.StatusOK
 	switch {
+	case t.subresource == "log":
+		if r.Method != http.MethodGet {
+			writeStatus(w, methodNotAllowed(r.Method, r.URL.Path))
+			return strings.ToLower(r.Method)
+		}
+		s.serveLog(w, r, t)
+		return "log"
 	case r.Method == http.MethodGet && t.name == "" && q.Get("watch") == "true":
 		s.watch(w, r, t)
 		return "watch"

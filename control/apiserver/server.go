@@ -1,7 +1,10 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -35,7 +38,24 @@ type Config struct {
 	MaxBodyBytes int64
 	// Ready reports readiness for /readyz; nil means always ready.
 	Ready func() error
+	// Logs serves the "log" subresource of the kinds it names (such as a Revision's
+	// instances' output): GET …/{plural}/{name}/log?instance=&tailLines=&follow=.
+	Logs map[schema.GroupResource]LogSource
 }
+
+// LogOptions are the query parameters of a log request.
+type LogOptions struct {
+	// Instance picks one instance (or build step); empty means all.
+	Instance string
+	// TailLines is how many of the last lines to send (0: all kept).
+	TailLines int
+	// Follow keeps the response open and sends new lines as they come.
+	Follow bool
+}
+
+// LogSource writes an object's logs to w. With Follow it returns when ctx ends. Its errors
+// are API errors (a NotFound for an unknown object or instance).
+type LogSource func(ctx context.Context, w io.Writer, namespace, name string, opts LogOptions) error
 
 func (c *Config) setDefaults() {
 	if c.Logger == nil {
