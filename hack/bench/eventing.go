@@ -15,8 +15,10 @@ import (
 
 	"github.com/eddyplatform/eddy/api"
 	"github.com/eddyplatform/eddy/api/eventing"
+	"github.com/eddyplatform/eddy/api/messaging"
 	"github.com/eddyplatform/eddy/control/reconciler"
 	"github.com/eddyplatform/eddy/platform"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // eventingResult holds the eventing figures.
@@ -88,14 +90,24 @@ func (s *sinkServer) waitFor(n int64) int64 {
 	return got
 }
 
-// benchEventing runs concurrent producers → ingress → durable stub bus → dispatcher → an HTTP
-// subscriber, in one process, through a Broker and a Trigger made through the control plane.
-func benchEventing() eventingResult {
+// busSetup is how the eventing benchmark runs on one bus.
+type busSetup struct {
+	name   string
+	typ    messaging.BusType
+	config map[string]string
+	secret map[string][]byte
+}
+
+// benchEventing runs concurrent producers → ingress → bus → dispatcher → an HTTP subscriber,
+// in one process, through a Broker and a Trigger made through the control plane, with bus as
+// the default bus.
+func benchEventing(bus busSetup) eventingResult {
 	dir, _ := os.MkdirTemp("", "eddy-bench-eventing")
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p, err := platform.Start(ctx, platform.Config{DataDir: dir, APIAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0"})
+	p, err := platform.Start(ctx, platform.Config{DataDir: dir, APIAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0",
+		Bus: bus.typ, BusConfig: bus.config, BusSecret: bus.secret})
 	if err != nil {
 		fail(err)
 	}
@@ -181,7 +193,17 @@ func benchEventing() eventingResult {
 	res.e2eP50, res.e2eP99 = pct(sink.lat, 0.5), pct(sink.lat, 0.99)
 	sink.mu.Unlock()
 	res.ackP50, res.ackP99 = pct(acks, 0.5), pct(acks, 0.99)
+	removeBrokerAndTrigger(ctx, p)
 	return res
+}
+
+// removeBrokerAndTrigger deletes what makeBrokerAndTrigger made, so that a bus on a shared
+// server keeps no topic or group of the benchmark.
+func removeBrokerAndTrigger(ctx context.Context, p *platform.Platform) {
+	client := reconciler.NewClient(p.Store, p.Registry)
+	client.Delete(ctx, &eventing.Trigger{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "bench"}})
+	client.Delete(ctx, &eventing.Broker{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "bench"}})
+	time.Sleep(time.Second) // the reconcilers delete the topic and the group
 }
 
 func makeBrokerAndTrigger(ctx context.Context, p *platform.Platform, sinkURL string) {

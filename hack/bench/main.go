@@ -28,6 +28,7 @@ import (
 
 	"github.com/eddyplatform/eddy/api"
 	"github.com/eddyplatform/eddy/api/kinds"
+	"github.com/eddyplatform/eddy/api/messaging"
 	"github.com/eddyplatform/eddy/control/apiserver"
 	"github.com/eddyplatform/eddy/control/store/bolt"
 	corev1 "k8s.io/api/core/v1"
@@ -41,7 +42,7 @@ var (
 	clients  = flag.Int("clients", 32, "concurrent clients for throughput figures")
 	samples  = flag.Int("samples", 1000, "writes timed for the apply-to-watch latency")
 	watchers = flag.Int("watchers", 100, "watchers for the fan-out figure")
-	only     = flag.String("only", "", `run one part: "control", "eventing" or "serving" (default all)`)
+	only     = flag.String("only", "", `run one part: "control", "eventing", "buses" or "serving" (default all)`)
 	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
@@ -71,6 +72,9 @@ func main() {
 	}
 	if *only == "" || *only == "eventing" {
 		printEventing(rawRate, rawP50, rawP99)
+	}
+	if *only == "" || *only == "buses" {
+		printBuses(rawRate)
 	}
 	if *only == "" || *only == "serving" {
 		printServing()
@@ -110,7 +114,7 @@ func benchControl(rawRate float64, rawP50, rawP99 time.Duration) {
 // printEventing prints the eventing figures.
 func printEventing(rawRate float64, rawP50, rawP99 time.Duration) {
 	fmt.Println("\nEventing: producers → ingress → durable stub bus → dispatcher → HTTP subscriber (Broker + Trigger)")
-	ev := benchEventing()
+	ev := benchEventing(busSetup{name: "stub", typ: messaging.BusStub})
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIGURE\tVALUE\tBASELINE (same run)")
 	fmt.Fprintf(tw, "end-to-end events/s, %d producers\t%.0f events/s (%d accepted, %d lost)\t%.2f× raw HTTP req/s (two HTTP hops: ceiling 0.50)\n", *clients, ev.e2eRate, ev.accepted, ev.lost, ev.e2eRate/rawRate)
