@@ -34,6 +34,7 @@ import (
 	"github.com/eddyplatform/eddy/serving/router"
 	"github.com/eddyplatform/eddy/serving/runtime"
 	"github.com/eddyplatform/eddy/serving/runtime/process"
+	sourcecontroller "github.com/eddyplatform/eddy/sources/controller"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	corev1 "k8s.io/api/core/v1"
@@ -255,6 +256,13 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 		return nil, err
 	}
 	ctrls = append(ctrls, srv.Controllers()...)
+	srcs, err := sourcecontroller.New(sourcecontroller.Config{Client: client, Cache: cache, IngressURL: p.IngressURL, Metrics: p.Metrics, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	ctrls = append(ctrls, srcs.Controllers()...)
+	front.Handle(sourcecontroller.GitHubPathPrefix, srcs.Handler())
+	p.closers = append([]func(){srcs.Close}, p.closers...)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()

@@ -10,6 +10,7 @@ import (
 	"github.com/eddyplatform/eddy/api/messaging"
 	"github.com/eddyplatform/eddy/api/messaging/channelsv1alpha1"
 	"github.com/eddyplatform/eddy/api/serving"
+	"github.com/eddyplatform/eddy/api/sources"
 )
 
 // NewRegistry returns a registry holding every kind Eddy serves.
@@ -21,5 +22,6 @@ func NewRegistry() *api.Registry {
 	eventing.Register(r)
 	flows.Register(r)
 	serving.Register(r)
+	sources.Register(r)
 	return r
 }

@@ -1,0 +1,232 @@
+package controller_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/eddyplatform/eddy/api/eventing"
+	"github.com/eddyplatform/eddy/api/sources"
+	"github.com/eddyplatform/eddy/control/reconciler"
+	"github.com/eddyplatform/eddy/platform"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+type env struct {
+	p      *platform.Platform
+	client *reconciler.Client
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := platform.Start(ctx, platform.Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", ResyncPeriod: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		p.Shutdown(context.Background())
+	})
+	return &env{p: p, client: reconciler.NewClient(p.Store, p.Registry)}
+}
+
+func (e *env) apply(t *testing.T, yaml string) {
+	t.Helper()
+	objs, err := e.p.Registry.DecodeAll([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetNamespace() == "" {
+			o.SetNamespace("default")
+		}
+		a, _, err := e.p.Registry.Admit(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.client.Create(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sink records the CloudEvents it receives.
+type sink struct {
+	*httptest.Server
+	mu     sync.Mutex
+	events []*event.Event
+}
+
+func newSink(t *testing.T) *sink {
+	s := &sink{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := cehttp.NewEventFromHTTPRequest(r)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		s.mu.Lock()
+		s.events = append(s.events, ev)
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *sink) got() []*event.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*event.Event(nil), s.events...)
+}
+
+// A GitHubSource serves its receiver on the ingress port: a signed push delivery from the
+// recorded corpus becomes a CloudEvent at the sink, with Knative's type and source, and the
+// source's event types are recorded as EventType objects.
+func TestGitHubSourceEndToEnd(t *testing.T) {
+	e := start(t)
+	s := newSink(t)
+	const secret = "It's a Secret to Everybody" // the corpus's signing key
+	e.apply(t, fmt.Sprintf(`
+apiVersion: v1
+kind: Secret
+metadata: {name: gh}
+stringData: {secretToken: %q}
+---
+apiVersion: sources.knative.dev/v1alpha1
+kind: GitHubSource
+metadata: {name: repo}
+spec:
+  ownerAndRepository: Codertocat/Hello-World
+  eventTypes: [push, issues]
+  secretToken: {secretKeyRef: {name: gh, key: secretToken}}
+  sink: {uri: %q}
+  ceOverrides: {extensions: {team: eddy}}
+`, secret, s.URL))
+	src := &sources.GitHubSource{}
+	eventually(t, "the GitHubSource to be ready", func() bool {
+		return e.client.Get(context.Background(), "default", "repo", src) == nil && src.Status.IsReady() && src.Status.URL != ""
+	})
+	if !strings.HasSuffix(src.Status.URL, "/sources/github/default/repo") || src.Status.SinkURI != s.URL {
+		t.Fatalf("status %+v", src.Status)
+	}
+	payload, err := os.ReadFile("../github/testdata/webhooks/push/payload.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(sig string) int {
+		req, _ := http.NewRequest("POST", src.Status.URL, bytes.NewReader(payload))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-GitHub-Delivery", "d-1")
+		req.Header.Set("X-Hub-Signature-256", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("sha256=" + strings.Repeat("0", 64)); code != http.StatusUnauthorized {
+		t.Fatalf("a wrong signature got %d", code)
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(payload)
+	if code := post("sha256=" + hex.EncodeToString(mac.Sum(nil))); code != http.StatusAccepted {
+		t.Fatalf("a signed push got %d", code)
+	}
+	evs := s.got()
+	if len(evs) != 1 {
+		t.Fatalf("the sink got %d events", len(evs))
+	}
+	ev := evs[0]
+	if ev.Type() != "dev.knative.source.github.push" || ev.ID() != "d-1" || !strings.HasPrefix(ev.Source(), "https://github.com/") || ev.Extensions()["team"] != "eddy" {
+		t.Fatalf("event %v", ev)
+	}
+	if !bytes.Equal(ev.Data(), payload) {
+		t.Fatal("the event's data is not the delivered payload")
+	}
+	ets := func() []*eventing.EventType {
+		l, _ := reconciler.List[*eventing.EventType](context.Background(), e.client, "default", labels.Everything())
+		return l
+	}
+	eventually(t, "the event types to be recorded", func() bool { return len(ets()) == 2 })
+	types := map[string]bool{}
+	for _, et := range ets() {
+		types[et.Spec.Type] = true
+	}
+	if !types["dev.knative.source.github.push"] || !types["dev.knative.source.github.issues"] {
+		t.Fatalf("event types %v", types)
+	}
+	// Deleting the source removes its receiver and its event types.
+	if err := e.client.Delete(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the event types to go", func() bool { return len(ets()) == 0 })
+	resp, err := http.Post(src.Status.URL, "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a deleted source's receiver answered %d", resp.StatusCode)
+	}
+}
+
+// A PingSource without a resolvable sink says why; with one it runs its schedule and reports
+// the event type it produces.
+func TestPingSourceStatus(t *testing.T) {
+	e := start(t)
+	e.apply(t, `
+apiVersion: sources.knative.dev/v1
+kind: PingSource
+metadata: {name: tick}
+spec:
+  schedule: "*/5 * * * *"
+  data: '{"hello":"ping"}'
+  contentType: application/json
+  sink: {ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: nowhere}}
+`)
+	src := &sources.PingSource{}
+	eventually(t, "SinkProvided False", func() bool {
+		if e.client.Get(context.Background(), "default", "tick", src) != nil {
+			return false
+		}
+		c := src.Status.GetCondition(sources.PingSourceConditionSinkProvided)
+		return c != nil && c.IsFalse() && strings.Contains(c.Message, "nowhere")
+	})
+	e.apply(t, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: nowhere}\n")
+	eventually(t, "the PingSource to be ready", func() bool {
+		return e.client.Get(context.Background(), "default", "tick", src) == nil && src.Status.IsReady()
+	})
+	if !strings.Contains(src.Status.SinkURI, "/brokers/default/nowhere") || len(src.Status.CloudEventAttributes) != 1 ||
+		src.Status.CloudEventAttributes[0].Type != "dev.knative.sources.ping" {
+		t.Fatalf("status %+v", src.Status)
+	}
+}
