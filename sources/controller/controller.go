@@ -25,6 +25,7 @@ import (
 	"github.com/eddyplatform/eddy/api/duck"
 	"github.com/eddyplatform/eddy/api/eventing"
 	"github.com/eddyplatform/eddy/api/sources"
+	"github.com/eddyplatform/eddy/api/sources/feedsv1alpha1"
 	"github.com/eddyplatform/eddy/channels"
 	"github.com/eddyplatform/eddy/control/reconciler"
 	"github.com/eddyplatform/eddy/control/store"
@@ -96,6 +97,7 @@ func New(cfg Config) (*Sources, error) {
 	}{
 		{"pingsource", &sources.PingSource{}, &pingReconciler{s}},
 		{"githubsource", &sources.GitHubSource{}, &githubReconciler{s}},
+		{"feed", &feedsv1alpha1.Feed{}, &feedReconciler{s}},
 	} {
 		ctl, err := reconciler.NewController(reconciler.Options{Name: c.name, For: c.obj, Reconciler: c.rec, Cache: cfg.Cache, Metrics: cfg.Metrics, Logger: cfg.Logger})
 		if err != nil {
@@ -104,6 +106,13 @@ func New(cfg Config) (*Sources, error) {
 		// A change of a Secret may change a source's credentials.
 		if err := ctl.Watch(&corev1.Secret{}, s.sourcesOfNamespace(ctl)); err != nil {
 			return nil, err
+		}
+		if c.name == "feed" { // a Feed copies its source's status
+			for _, child := range []api.Object{&sources.GitHubSource{}, &sources.ApiServerSource{}, &sources.CloudPubSubSource{}} {
+				if err := ctl.Watch(child, mapByLabel(feedLabel)); err != nil {
+					return nil, err
+				}
+			}
 		}
 		s.controllers = append(s.controllers, ctl)
 	}
@@ -143,6 +152,16 @@ func (s *Sources) sourcesOfNamespace(ctl *reconciler.Controller) reconciler.MapF
 			keys = append(keys, it.GetNamespace()+"/"+it.GetName())
 		}
 		return keys
+	}
+}
+
+// mapByLabel maps an object to the object of its namespace that a label names.
+func mapByLabel(label string) reconciler.MapFunc {
+	return func(u *unstructured.Unstructured) []string {
+		if v := u.GetLabels()[label]; v != "" {
+			return []string{u.GetNamespace() + "/" + v}
+		}
+		return nil
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/eddyplatform/eddy/api/eventing"
 	"github.com/eddyplatform/eddy/api/sources"
+	"github.com/eddyplatform/eddy/api/sources/feedsv1alpha1"
 	"github.com/eddyplatform/eddy/control/reconciler"
 	"github.com/eddyplatform/eddy/platform"
 	"k8s.io/apimachinery/pkg/labels"
@@ -229,4 +230,45 @@ spec:
 		src.Status.CloudEventAttributes[0].Type != "dev.knative.sources.ping" {
 		t.Fatalf("status %+v", src.Status)
 	}
+}
+
+// The 2018 Feed of Knative's GitHub sample runs as a GitHubSource it owns; the Feed's status
+// is the source's, and deleting the Feed deletes the source.
+func TestFeedRunsAsSource(t *testing.T) {
+	e := start(t)
+	e.apply(t, fmt.Sprintf(`
+apiVersion: v1
+kind: Secret
+metadata: {name: githubsecret}
+stringData: {accessToken: "", secretToken: "s3cret"}
+---
+apiVersion: feeds.knative.dev/v1alpha1
+kind: Feed
+metadata: {name: github-feed}
+spec:
+  trigger:
+    eventType: pullrequest
+    resource: Codertocat/Hello-World
+    service: github
+    parameters: {secretName: githubsecret, secretKey: githubCredentials}
+  action:
+    dnsName: %s
+`, "echo.default.svc.cluster.local"))
+	child := &sources.GitHubSource{}
+	eventually(t, "the Feed's GitHubSource", func() bool {
+		return e.client.Get(context.Background(), "default", "github-feed", child) == nil
+	})
+	if child.Spec.OwnerAndRepository != "Codertocat/Hello-World" || len(child.Spec.EventTypes) != 1 || child.Spec.EventTypes[0] != "pull_request" {
+		t.Fatalf("child spec %+v", child.Spec)
+	}
+	feed := &feedsv1alpha1.Feed{}
+	eventually(t, "the Feed to report its source's status", func() bool {
+		return e.client.Get(context.Background(), "default", "github-feed", feed) == nil && len(feed.Status.Conditions) > 0 && feed.Status.SinkURI != ""
+	})
+	if err := e.client.Delete(context.Background(), feed); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the source to go with its Feed", func() bool {
+		return e.client.Get(context.Background(), "default", "github-feed", child) != nil
+	})
 }
