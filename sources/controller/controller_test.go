@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/eddyplatform/eddy/api/eventing"
 	"github.com/eddyplatform/eddy/api/sources"
 	"github.com/eddyplatform/eddy/api/sources/feedsv1alpha1"
