@@ -4,6 +4,7 @@ package kinds
 
 import (
 	"github.com/eddyplatform/eddy/api"
+	"github.com/eddyplatform/eddy/api/build"
 	"github.com/eddyplatform/eddy/api/core"
 	"github.com/eddyplatform/eddy/api/eventing"
 	"github.com/eddyplatform/eddy/api/flows"
@@ -17,6 +18,7 @@ import (
 func NewRegistry() *api.Registry {
 	r := api.NewRegistry()
 	core.Register(r)
+	build.Register(r)
 	messaging.Register(r)
 	channelsv1alpha1.Register(r)
 	eventing.Register(r)
