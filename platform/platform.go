@@ -78,6 +78,9 @@ type Config struct {
 	// Autoscaler is the autoscaler's configuration (nil: Knative's defaults); the
 	// config-autoscaler ConfigMap in eddy-system overrides it.
 	Autoscaler *autoscaler.Config
+	// Kubeconfig is the kubeconfig file of the Kubernetes API that ApiServerSources watch
+	// (empty: the cluster Eddy runs in, if any).
+	Kubeconfig string
 }
 
 func (c *Config) setDefaults() {
@@ -256,7 +259,7 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 		return nil, err
 	}
 	ctrls = append(ctrls, srv.Controllers()...)
-	srcs, err := sourcecontroller.New(sourcecontroller.Config{Client: client, Cache: cache, IngressURL: p.IngressURL, Metrics: p.Metrics, Logger: log})
+	srcs, err := sourcecontroller.New(sourcecontroller.Config{Client: client, Cache: cache, IngressURL: p.IngressURL, Kubeconfig: cfg.Kubeconfig, Metrics: p.Metrics, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ type upOptions struct {
 	bus         string
 	busConfig   []string
 	busSecret   string
+	kubeconfig  string
 }
 
 func newUpCommand(g *globals) *cobra.Command {
@@ -57,6 +58,7 @@ func newUpCommand(g *globals) *cobra.Command {
 	f.StringVar(&o.bus, "bus", envOr("EDDY_BUS", "stub"), "the default bus's type: stub, kafka, rabbitmq, pubsub or nats (env EDDY_BUS); a ClusterBus named \"default\" overrides it")
 	f.StringArrayVar(&o.busConfig, "bus-config", nil, "a setting of the default bus, KEY=VALUE (the bus package's ParseConfig keys); repeatable")
 	f.StringVar(&o.busSecret, "bus-secret-file", "", "a file of KEY=VALUE lines with the default bus's credentials (never logged)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the Kubernetes API that ApiServerSources watch (env KUBECONFIG)")
 	return cmd
 }
 
@@ -120,7 +122,7 @@ func runUp(ctx context.Context, g *globals, o *upOptions, stdout, stderr io.Writ
 	p, err := platform.Start(ctx, platform.Config{
 		DataDir: o.dataDir, APIAddr: o.apiAddr, IngressAddr: o.ingressAddr,
 		Version: version, Logger: log, DisplayOut: stdout,
-		Bus: messaging.BusType(o.bus), BusConfig: busConfig, BusSecret: busSecret,
+		Bus: messaging.BusType(o.bus), BusConfig: busConfig, BusSecret: busSecret, Kubeconfig: o.kubeconfig,
 	})
 	if err != nil {
 		return err

@@ -37,6 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 )
 
 // Config is what the source controllers need.
@@ -48,6 +49,11 @@ type Config struct {
 	IngressURL string
 	// HTTPClient sends events to sinks (nil: a default client).
 	HTTPClient *http.Client
+	// KubeConfig is the Kubernetes API that ApiServerSources watch; with Kubeconfig (a
+	// kubeconfig file's path) instead, that file's current context. Neither means the cluster
+	// Eddy runs in, if any.
+	KubeConfig *rest.Config
+	Kubeconfig string
 	// Metrics receives the adapters' metrics; nil for none.
 	Metrics prometheus.Registerer
 	// Logger defaults to slog.Default().
@@ -97,6 +103,9 @@ func New(cfg Config) (*Sources, error) {
 	}{
 		{"pingsource", &sources.PingSource{}, &pingReconciler{s}},
 		{"githubsource", &sources.GitHubSource{}, &githubReconciler{s}},
+		{"apiserversource", &sources.ApiServerSource{}, &apiServerReconciler{s}},
+		{"kafkasource", &sources.KafkaSource{}, &kafkaReconciler{s}},
+		{"cloudpubsubsource", &sources.CloudPubSubSource{}, &pubsubReconciler{s}},
 		{"feed", &feedsv1alpha1.Feed{}, &feedReconciler{s}},
 	} {
 		ctl, err := reconciler.NewController(reconciler.Options{Name: c.name, For: c.obj, Reconciler: c.rec, Cache: cfg.Cache, Metrics: cfg.Metrics, Logger: cfg.Logger})
