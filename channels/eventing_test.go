@@ -388,3 +388,26 @@ spec:
 func metaOf(name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Namespace: "default", Name: name}
 }
+
+// A Broker records every (type, source) pair it accepts as an EventType, once.
+func TestBrokerRecordsEventTypes(t *testing.T) {
+	e := start(t)
+	e.apply(t, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: seen}\n")
+	b := &eventing.Broker{}
+	e.ready(t, b, "seen")
+	for i := range 3 {
+		send(t, b.Status.AddressStatus.URL(), fmt.Sprint("a", i), "dev.eddy.order.created", nil)
+	}
+	send(t, b.Status.AddressStatus.URL(), "b", "dev.eddy.order.shipped", nil)
+	eventually(t, "two event types", func() bool {
+		ets, _ := reconciler.List[*eventing.EventType](context.Background(), e.client, "default", nil)
+		got := map[string]bool{}
+		for _, et := range ets {
+			if et.Spec.Reference == nil || et.Spec.Reference.Name != "seen" || et.Spec.Source != "/test" {
+				t.Fatalf("event type %+v", et.Spec)
+			}
+			got[et.Spec.Type] = true
+		}
+		return len(ets) == 2 && got["dev.eddy.order.created"] && got["dev.eddy.order.shipped"]
+	})
+}

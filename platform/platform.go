@@ -231,7 +231,8 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 	p.Router = rtr
 	p.closers = append([]func(){rtr.Close}, p.closers...)
 
-	in, err := ingress.New(ingress.Config{Resolver: dp, MaxBytes: cfg.MaxEventBytes, Logger: log, Metrics: p.Metrics})
+	etr := channels.NewEventTypeRecorder(runCtx, reconciler.NewClient(st, p.Registry), log)
+	in, err := ingress.New(ingress.Config{Resolver: dp, MaxBytes: cfg.MaxEventBytes, Logger: log, Metrics: p.Metrics, Accepted: etr.Observe})
 	if err != nil {
 		return nil, err
 	}

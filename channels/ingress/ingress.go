@@ -60,6 +60,10 @@ type Config struct {
 	Resolver Resolver
 	// MaxBytes is the largest request body accepted (default 4 MiB); larger ones get 413.
 	MaxBytes int64
+	// Accepted, when set, is called after every accepted request with the addressable
+	// kind's plural, its namespace and name, and the events (which it must not modify). It
+	// must return quickly: the broker's EventType registry uses it.
+	Accepted func(kind, namespace, name string, events []*event.Event)
 	// PublishTimeout bounds one publish to the bus (default 30s).
 	PublishTimeout time.Duration
 	// CheckEvent checks each event after parsing and returns the reason it is invalid, which
@@ -218,6 +222,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (kind string, co
 		return kind, reply(w, p)
 	}
 	h.events.WithLabelValues(kind, ns, name).Add(float64(len(events)))
+	if h.cfg.Accepted != nil {
+		h.cfg.Accepted(kind, ns, name, events)
+	}
 	w.WriteHeader(http.StatusAccepted)
 	return kind, http.StatusAccepted
 }
