@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/eddyplatform/eddy/api"
 	"github.com/eddyplatform/eddy/api/duck"
 	"github.com/eddyplatform/eddy/api/eventing"
@@ -70,6 +71,8 @@ type Sources struct {
 	mu       sync.Mutex
 	adapters map[string]*running
 
+	sent, failed *prometheus.CounterVec
+
 	controllers []*reconciler.Controller
 }
 
@@ -95,6 +98,17 @@ func New(cfg Config) (*Sources, error) {
 		cfg: cfg, log: cfg.Logger, adapters: map[string]*running{},
 		destinations: &channels.Destinations{Store: cfg.Client.Store(), Registry: cfg.Client.Registry()},
 		github:       newGitHubRoutes(),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "eddy_source_events_sent_total",
+			Help: "Events a source delivered to its sink, by source kind, namespace and name."}, []string{"kind", "namespace", "name"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "eddy_source_events_failed_total",
+			Help: "Events a source gave up delivering after its retries, by source kind, namespace and name."}, []string{"kind", "namespace", "name"}),
+	}
+	if cfg.Metrics != nil {
+		for _, c := range []prometheus.Collector{s.sent, s.failed} {
+			if err := cfg.Metrics.Register(c); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, c := range []struct {
 		name string
@@ -205,7 +219,7 @@ func (s *Sources) ensure(key, fingerprint string, sink *url.URL, overrides map[s
 	}
 	sender := eddysources.NewSinkSender(s.cfg.HTTPClient, eddysources.DefaultPolicy)
 	sender.SetSink(sink, overrides)
-	run, err := start(sender)
+	run, err := start(s.counted(key, sender))
 	if err != nil {
 		return err
 	}
@@ -222,6 +236,25 @@ func (s *Sources) ensure(key, fingerprint string, sink *url.URL, overrides map[s
 	s.adapters[key] = nr
 	s.mu.Unlock()
 	return nil
+}
+
+// counted wraps a source's Sender with the per-source sent and failed counters; key is
+// "Kind/namespace/name".
+func (s *Sources) counted(key string, next eddysources.Sender) eddysources.Sender {
+	parts := strings.SplitN(key, "/", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	sent, failed := s.sent.WithLabelValues(parts...), s.failed.WithLabelValues(parts...)
+	return eddysources.SenderFunc(func(ctx context.Context, ev event.Event) error {
+		err := next.Send(ctx, ev)
+		if err != nil {
+			failed.Inc()
+		} else {
+			sent.Inc()
+		}
+		return err
+	})
 }
 
 // stop stops the adapter of key, if any.

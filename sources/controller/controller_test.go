@@ -173,6 +173,15 @@ spec:
 	if !bytes.Equal(ev.Data(), payload) {
 		t.Fatal("the event's data is not the delivered payload")
 	}
+	resp, err := http.Get(e.p.APIURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `eddy_source_events_sent_total{kind="GitHubSource",name="repo",namespace="default"} 1`) {
+		t.Error("/metrics lacks the source's sent counter")
+	}
 	ets := func() []*eventing.EventType {
 		l, _ := reconciler.List[*eventing.EventType](context.Background(), e.client, "default", labels.Everything())
 		return l

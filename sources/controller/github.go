@@ -127,7 +127,7 @@ func (r *githubReconciler) reconcile(ctx context.Context, key string, src *sourc
 	sender := eddysources.NewSinkSender(r.cfg.HTTPClient, eddysources.DefaultPolicy)
 	sender.SetSink(sink, overrides)
 	rcfg := github.ReceiverConfig{Secret: secret, OwnerAndRepository: src.Spec.OwnerAndRepository, EventTypes: src.Spec.EventTypes,
-		Sender: sender, Logger: r.log.With("githubsource", key), Metrics: r.cfg.Metrics, Namespace: ns, Name: src.Name}
+		Sender: r.counted("GitHubSource/"+key, sender), Logger: r.log.With("githubsource", key), Metrics: r.cfg.Metrics, Namespace: ns, Name: src.Name}
 	if rc := r.github.get(key); rc != nil {
 		if err := rc.Update(rcfg); err != nil {
 			st.MarkWebhookNotConfigured("ReceiverFailed", "%v", err)
