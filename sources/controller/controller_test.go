@@ -199,7 +199,7 @@ spec:
 		t.Fatal(err)
 	}
 	eventually(t, "the event types to go", func() bool { return len(ets()) == 0 })
-	resp, err := http.Post(src.Status.URL, "application/json", strings.NewReader("{}"))
+	resp, err = http.Post(src.Status.URL, "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}
