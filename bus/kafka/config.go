@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/eddyplatform/eddy/internal/scram"
 )
 
 // SASL mechanisms accepted in SASLConfig.Mechanism (and the sasl.mechanism
@@ -608,10 +609,10 @@ func (c *Config) saramaConfig() *sarama.Config {
 			sc.Net.SASL.Mechanism = sarama.SASLTypePlaintext
 		case SASLScramSHA256:
 			sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
-			sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAMClient(scramSHA256) }
+			sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return scram.NewClient(scram.SHA256) }
 		case SASLScramSHA512:
 			sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
-			sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAMClient(scramSHA512) }
+			sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return scram.NewClient(scram.SHA512) }
 		}
 	}
 	sc.Metadata.AllowAutoTopicCreation = false

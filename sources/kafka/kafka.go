@@ -16,6 +16,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eddyplatform/eddy/internal/scram"
 	"github.com/eddyplatform/eddy/sources"
 )
 
@@ -140,7 +141,7 @@ type Adapter struct {
 	version sarama.KafkaVersion
 	tls     *tls.Config
 	log     *slog.Logger
-	vecs    *metricVecs
+	vecs    *sources.MetricVecs
 }
 
 // New checks cfg and returns an Adapter. It connects to nothing. Its errors never contain
@@ -240,7 +241,7 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a.log = a.log.With("source", "kafka", "namespace", cfg.Namespace, "name", cfg.Name)
 	var err error
-	if a.vecs, err = newMetricVecs(cfg.Registerer); err != nil {
+	if a.vecs, err = sources.NewMetricVecs(cfg.Registerer, "kafkasource", sources.MetricHelp{Received: "Records consumed (a record retried counts once).", Sent: "Events the sink accepted.", Failed: "Send attempts that failed (a record is retried until it is sent)."}); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -304,10 +305,10 @@ func (a *Adapter) saramaConfig() *sarama.Config {
 			sc.Net.SASL.Mechanism = sarama.SASLTypePlaintext
 		case SASLScramSHA256:
 			sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
-			sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAMClient(scramSHA256) }
+			sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return scram.NewClient(scram.SHA256) }
 		case SASLScramSHA512:
 			sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
-			sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAMClient(scramSHA512) }
+			sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return scram.NewClient(scram.SHA512) }
 		}
 	}
 	sc.Metadata.AllowAutoTopicCreation = false
@@ -341,8 +342,8 @@ func (a *Adapter) EventTypes() []sources.EventTypeInfo {
 // logging, so it has no fatal errors: a wrong configuration is New's error, and wrong
 // credentials show in the log (without the secrets) until the source is fixed.
 func (a *Adapter) Run(ctx context.Context) error {
-	m := a.vecs.of(a.cfg.Namespace, a.cfg.Name)
-	defer a.vecs.forget(a.cfg.Namespace, a.cfg.Name)
+	m := a.vecs.Of(a.cfg.Namespace, a.cfg.Name)
+	defer a.vecs.Forget(a.cfg.Namespace, a.cfg.Name)
 	bo := newBackoff(100*time.Millisecond, 30*time.Second)
 	var group sarama.ConsumerGroup
 	for {
@@ -391,7 +392,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 // handler is the sarama.ConsumerGroupHandler of a Run.
 type handler struct {
 	a *Adapter
-	m *metrics
+	m *sources.Counters
 }
 
 func (h *handler) Setup(sarama.ConsumerGroupSession) error   { return nil }
@@ -409,7 +410,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			if !ok {
 				return nil
 			}
-			h.m.received.Inc()
+			h.m.Received.Inc()
 			ev, pass := ToEvent(recordOf(cm), h.a.cfg.Namespace, h.a.cfg.Name, h.a.cfg.KeyType)
 			if !h.deliver(ctx, ev, cm, pass) {
 				return nil
@@ -427,10 +428,10 @@ func (h *handler) deliver(ctx context.Context, ev event.Event, cm *sarama.Consum
 	for attempt := 1; ; attempt++ {
 		err := h.a.cfg.Sender.Send(ctx, ev.Clone())
 		if err == nil {
-			h.m.sent.Inc()
+			h.m.Sent.Inc()
 			return true
 		}
-		h.m.failed.Inc()
+		h.m.Failed.Inc()
 		if ctx.Err() != nil {
 			return false
 		}

@@ -175,7 +175,7 @@ func TestPlainRecord(t *testing.T) {
 	if err != nil || !json.Valid(js) || !strings.Contains(string(js), `"data_base64":"/wA="`) {
 		t.Errorf("structured: %s %v", js, err)
 	}
-	eventuallyEqual(t, "sent", func() float64 { return counterValue(a.vecs.sent.WithLabelValues("default", "kafka-source")) }, 2)
+	eventuallyEqual(t, "sent", func() float64 { return counterValue(a.vecs.Sent.WithLabelValues("default", "kafka-source")) }, 2)
 	if et := a.EventTypes(); len(et) != 1 || et[0].Source != "/apis/v1/namespaces/default/kafkasources/kafka-source#logs" || et[0].Type != EventType {
 		t.Errorf("EventTypes %+v", et)
 	}
@@ -301,7 +301,7 @@ func TestCommitAfterAck(t *testing.T) {
 			t.Fatalf("attempt %d: %q, want B again while it fails", i, got)
 		}
 	}
-	failed := counterValue(a.vecs.failed.WithLabelValues("ns", "src"))
+	failed := counterValue(a.vecs.Failed.WithLabelValues("ns", "src"))
 	stop()
 	if failed < 3 {
 		t.Errorf("failed = %v", failed)

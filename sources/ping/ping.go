@@ -64,7 +64,7 @@ type Adapter struct {
 	hasData  bool
 	clock    Clock
 	log      *slog.Logger
-	vecs     *metricVecs
+	vecs     *sources.MetricVecs
 }
 
 // New checks cfg and returns an Adapter. It starts nothing.
@@ -111,7 +111,7 @@ func New(cfg Config) (*Adapter, error) {
 		a.log = slog.Default()
 	}
 	a.log = a.log.With("source", "ping", "namespace", cfg.Namespace, "name", cfg.Name)
-	if a.vecs, err = newMetricVecs(cfg.Registerer); err != nil {
+	if a.vecs, err = sources.NewMetricVecs(cfg.Registerer, "pingsource", sources.MetricHelp{Received: "Ticks of the schedule, each an event to send.", Sent: "Events the sink accepted.", Failed: "Events the Sender gave up on."}); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -138,8 +138,8 @@ func (a *Adapter) EventTypes() []sources.EventTypeInfo {
 // progress (their context ends too) and returns nil. It has no fatal errors: a send the
 // Sender gives up on is logged and counted, and the next tick comes as planned.
 func (a *Adapter) Run(ctx context.Context) error {
-	m := a.vecs.of(a.cfg.Namespace, a.cfg.Name)
-	defer a.vecs.forget(a.cfg.Namespace, a.cfg.Name)
+	m := a.vecs.Of(a.cfg.Namespace, a.cfg.Name)
+	defer a.vecs.Forget(a.cfg.Namespace, a.cfg.Name)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 
@@ -169,18 +169,18 @@ func (a *Adapter) Run(ctx context.Context) error {
 				"firstMissed", next, "emitted", tick, "now", now)
 		}
 		ev := a.event(tick)
-		m.received.Inc()
+		m.Received.Inc()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := a.cfg.Sender.Send(ctx, ev); err != nil {
-				m.failed.Inc()
+				m.Failed.Inc()
 				if ctx.Err() == nil {
 					a.log.Warn("ping: sending failed", "id", ev.ID(), "tick", tick, "err", err)
 				}
 				return
 			}
-			m.sent.Inc()
+			m.Sent.Inc()
 		}()
 		next = a.schedule.Next(now)
 	}

@@ -250,7 +250,7 @@ func TestEveryMinuteWithTimezone(t *testing.T) {
 		t.Errorf("ids not unique: %v", ids)
 	}
 	clock.nextWake(t) // the third tick is planned only after the second event went out
-	if got := counterValue(a.vecs.sent.WithLabelValues("ns1", "every-minute")); got != 2 {
+	if got := counterValue(a.vecs.Sent.WithLabelValues("ns1", "every-minute")); got != 2 {
 		t.Errorf("sent = %v, want 2", got)
 	}
 	if n := seriesCount(t, reg, "eddy_pingsource_events_received_total"); n != 1 {
@@ -379,13 +379,13 @@ func TestFailingSink(t *testing.T) {
 		t.Errorf("second tick at %s", ev.Time())
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for counterValue(a.vecs.failed.WithLabelValues("ns", "fails")) != 2 {
+	for counterValue(a.vecs.Failed.WithLabelValues("ns", "fails")) != 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("failures not counted")
 		}
 		time.Sleep(time.Millisecond) // polling a counter updated by the send goroutine
 	}
-	if got := counterValue(a.vecs.received.WithLabelValues("ns", "fails")); got != 2 {
+	if got := counterValue(a.vecs.Received.WithLabelValues("ns", "fails")); got != 2 {
 		t.Errorf("received %v", got)
 	}
 }

@@ -130,7 +130,7 @@ type Adapter struct {
 	cfg      Config
 	emulator bool
 	log      *slog.Logger
-	vecs     *metricVecs
+	vecs     *sources.MetricVecs
 }
 
 // New checks cfg and returns an Adapter. It connects to nothing.
@@ -189,7 +189,7 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a.log = a.log.With("source", "pubsub", "namespace", cfg.Namespace, "name", cfg.Name)
 	var err error
-	if a.vecs, err = newMetricVecs(cfg.Registerer); err != nil {
+	if a.vecs, err = sources.NewMetricVecs(cfg.Registerer, "pubsubsource", sources.MetricHelp{Received: "Messages pulled from the subscription.", Sent: "Events the sink accepted.", Failed: "Events the Sender gave up on."}); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -331,8 +331,8 @@ func (a *Adapter) DeleteSubscription(ctx context.Context) error {
 // or the subscription does not exist (or was deleted), the subscription belongs to another
 // topic, or permission is denied. The caller reports it and runs the adapter again later.
 func (a *Adapter) Run(ctx context.Context) error {
-	m := a.vecs.of(a.cfg.Namespace, a.cfg.Name)
-	defer a.vecs.forget(a.cfg.Namespace, a.cfg.Name)
+	m := a.vecs.Of(a.cfg.Namespace, a.cfg.Name)
+	defer a.vecs.Forget(a.cfg.Namespace, a.cfg.Name)
 	client, err := a.connect(ctx)
 	if err != nil {
 		return err
@@ -381,7 +381,7 @@ func (b *backoff) wait(ctx context.Context) bool {
 // runner is one Run.
 type runner struct {
 	a      *Adapter
-	m      *metrics
+	m      *sources.Counters
 	client *vkit.SubscriptionAdminClient
 	topic  string
 	sub    string

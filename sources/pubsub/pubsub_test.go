@@ -236,7 +236,7 @@ func TestRecordedExamples(t *testing.T) {
 	if d := srv.Message(id).Deliveries; d != 1 {
 		t.Errorf("%d deliveries", d)
 	}
-	eventually(t, "sent counted", func() bool { return counterValue(a.vecs.sent.WithLabelValues("ns", "src")) == 2 })
+	eventually(t, "sent counted", func() bool { return counterValue(a.vecs.Sent.WithLabelValues("ns", "src")) == 2 })
 	if et := a.EventTypes(); len(et) != 1 || et[0].Source != "//pubsub.googleapis.com/projects/test-project/topics/my-topic" ||
 		et[0].Type != EventType || et[0].Schema != DataSchema {
 		t.Errorf("EventTypes %+v", et)
@@ -276,7 +276,7 @@ func TestNackRedelivery(t *testing.T) {
 		t.Errorf("a third delivery: %s", ev.ID())
 	default:
 	}
-	if f, sent := counterValue(a.vecs.failed.WithLabelValues("ns", "n")), counterValue(a.vecs.sent.WithLabelValues("ns", "n")); f != 1 || sent != 1 {
+	if f, sent := counterValue(a.vecs.Failed.WithLabelValues("ns", "n")), counterValue(a.vecs.Sent.WithLabelValues("ns", "n")); f != 1 || sent != 1 {
 		t.Errorf("failed %v sent %v", f, sent)
 	}
 }

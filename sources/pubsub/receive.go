@@ -134,7 +134,7 @@ func (r *runner) run(ctx context.Context) error {
 			}
 			continue
 		}
-		r.m.received.Add(float64(len(msgs)))
+		r.m.Received.Add(float64(len(msgs)))
 		r.hold(msgs)
 		var order []string
 		chains := map[string][]*pb.ReceivedMessage{}
@@ -198,7 +198,7 @@ func (r *runner) chain(ctx, sendCtx context.Context, msgs []*pb.ReceivedMessage)
 func (r *runner) deliver(ctx, sendCtx context.Context, rm *pb.ReceivedMessage) bool {
 	ev, err := toEvent(rm, r.topic, r.sub)
 	if err != nil {
-		r.m.failed.Inc()
+		r.m.Failed.Inc()
 		r.a.log.Error("pubsub: dropping a message that is not an event", "err", err)
 		return true
 	}
@@ -206,13 +206,13 @@ func (r *runner) deliver(ctx, sendCtx context.Context, rm *pb.ReceivedMessage) b
 		return false
 	}
 	if err := r.a.cfg.Sender.Send(sendCtx, ev); err != nil {
-		r.m.failed.Inc()
+		r.m.Failed.Inc()
 		if sendCtx.Err() == nil {
 			r.a.log.Warn("pubsub: sending failed; the message will come again", "id", ev.ID(), "err", err)
 		}
 		return false
 	}
-	r.m.sent.Inc()
+	r.m.Sent.Inc()
 	return true
 }
 

@@ -1,4 +1,7 @@
-package kafka
+// Package scram is the client side of a SCRAM exchange (RFC 5802) without channel binding,
+// as Kafka speaks it: sarama defines the interface (sarama.SCRAMClient) but ships no
+// implementation. The Kafka bus and the Kafka source share it.
+package scram
 
 import (
 	"crypto/hmac"
@@ -15,20 +18,21 @@ import (
 	"strings"
 )
 
-// scramHash selects the hash of a SCRAM mechanism.
-type scramHash func() hash.Hash
+// Hash selects the hash of a SCRAM mechanism.
+type Hash func() hash.Hash
 
+// The hashes of the SCRAM-SHA-256 and SCRAM-SHA-512 mechanisms.
 var (
-	scramSHA256 scramHash = sha256.New
-	scramSHA512 scramHash = sha512.New
+	SHA256 Hash = sha256.New
+	SHA512 Hash = sha512.New
 )
 
-// scramClient is the client side of a SCRAM exchange (RFC 5802) without
+// Client is the client side of a SCRAM exchange (RFC 5802) without
 // channel binding, as Kafka speaks it. sarama defines the interface but
 // ships no implementation. The password is used as given (no SASLprep).
 // Its errors never contain the password.
-type scramClient struct {
-	h        scramHash
+type Client struct {
+	h        Hash
 	user     string
 	password string
 	authzID  string
@@ -40,30 +44,31 @@ type scramClient struct {
 	done        bool
 }
 
-func newSCRAMClient(h scramHash) *scramClient { return &scramClient{h: h} }
+// NewClient returns a client for the mechanism of h.
+func NewClient(h Hash) *Client { return &Client{h: h} }
 
 // Begin starts an exchange for user.
-func (c *scramClient) Begin(user, password, authzID string) error {
+func (c *Client) Begin(user, password, authzID string) error {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return err
 	}
-	*c = scramClient{h: c.h, user: user, password: password, authzID: authzID, nonce: base64.RawStdEncoding.EncodeToString(b)}
+	*c = Client{h: c.h, user: user, password: password, authzID: authzID, nonce: base64.RawStdEncoding.EncodeToString(b)}
 	return nil
 }
 
 // Step answers the server's challenge with the next client message.
-func (c *scramClient) Step(challenge string) (string, error) {
+func (c *Client) Step(challenge string) (string, error) {
 	c.step++
 	switch c.step {
 	case 1:
-		c.clientFirst = "n=" + scramEscape(c.user) + ",r=" + c.nonce
+		c.clientFirst = "n=" + escape(c.user) + ",r=" + c.nonce
 		return c.gs2Header() + c.clientFirst, nil
 	case 2:
 		return c.final(challenge)
 	case 3:
 		c.done = true
-		attrs := scramAttrs(challenge)
+		attrs := attrs(challenge)
 		if e, ok := attrs["e"]; ok {
 			return "", fmt.Errorf("scram: server rejected the authentication: %s", e)
 		}
@@ -78,18 +83,18 @@ func (c *scramClient) Step(challenge string) (string, error) {
 }
 
 // Done reports whether the exchange is over.
-func (c *scramClient) Done() bool { return c.done }
+func (c *Client) Done() bool { return c.done }
 
-func (c *scramClient) gs2Header() string {
+func (c *Client) gs2Header() string {
 	if c.authzID == "" {
 		return "n,,"
 	}
-	return "n,a=" + scramEscape(c.authzID) + ","
+	return "n,a=" + escape(c.authzID) + ","
 }
 
 // final computes the client-final message from the server-first message.
-func (c *scramClient) final(serverFirst string) (string, error) {
-	attrs := scramAttrs(serverFirst)
+func (c *Client) final(serverFirst string) (string, error) {
+	attrs := attrs(serverFirst)
 	if e, ok := attrs["e"]; ok {
 		return "", fmt.Errorf("scram: server rejected the authentication: %s", e)
 	}
@@ -120,25 +125,25 @@ func (c *scramClient) final(serverFirst string) (string, error) {
 	return withoutProof + ",p=" + base64.StdEncoding.EncodeToString(proof), nil
 }
 
-func (c *scramClient) hmac(key []byte, msg string) []byte {
+func (c *Client) hmac(key []byte, msg string) []byte {
 	m := hmac.New(c.h, key)
 	m.Write([]byte(msg))
 	return m.Sum(nil)
 }
 
-func (c *scramClient) sum(b []byte) []byte {
+func (c *Client) sum(b []byte) []byte {
 	h := c.h()
 	h.Write(b)
 	return h.Sum(nil)
 }
 
-// scramEscape escapes a SCRAM saslname.
-func scramEscape(s string) string {
+// escape escapes a SCRAM saslname.
+func escape(s string) string {
 	return strings.NewReplacer("=", "=3D", ",", "=2C").Replace(s)
 }
 
-// scramAttrs splits a SCRAM message into its attributes.
-func scramAttrs(msg string) map[string]string {
+// attrs splits a SCRAM message into its attributes.
+func attrs(msg string) map[string]string {
 	attrs := map[string]string{}
 	for _, part := range strings.Split(msg, ",") {
 		if len(part) >= 2 && part[1] == '=' {
