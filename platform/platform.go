@@ -19,6 +19,8 @@ import (
 	"github.com/eddyplatform/eddy/api"
 	"github.com/eddyplatform/eddy/api/kinds"
 	"github.com/eddyplatform/eddy/api/messaging"
+	buildcontroller "github.com/eddyplatform/eddy/build/controller"
+	"github.com/eddyplatform/eddy/build/executor/local"
 	"github.com/eddyplatform/eddy/bus"
 	"github.com/eddyplatform/eddy/bus/stub"
 	"github.com/eddyplatform/eddy/channels"
@@ -81,6 +83,8 @@ type Config struct {
 	// Kubeconfig is the kubeconfig file of the Kubernetes API that ApiServerSources watch
 	// (empty: the cluster Eddy runs in, if any).
 	Kubeconfig string
+	// NoBuilds leaves the Build controller out, for tests that run their own.
+	NoBuilds bool
 }
 
 func (c *Config) setDefaults() {
@@ -122,6 +126,8 @@ type Platform struct {
 	Metrics *prometheus.Registry
 	// Router is the serving router on the ingress port.
 	Router *router.Router
+	// Builds is the Build controller (nil with Config.NoBuilds).
+	Builds *buildcontroller.Builds
 
 	cfg     Config
 	cancel  context.CancelFunc
@@ -213,8 +219,15 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 	// Serving: the process runtime, the router and the autoscaler.
 	var rtr *router.Router
 	var srv *serving.Serving
+	var blds *buildcontroller.Builds
 	rtm, err := process.New(process.Config{Dir: cfg.WorkDir, CacheDir: cfg.BuildCacheDir, Logger: log,
-		Drain: func(ctx context.Context, key runtime.RevisionKey, id string) { rtr.Drain(ctx, key, id) }})
+		Drain: func(ctx context.Context, key runtime.RevisionKey, id string) { rtr.Drain(ctx, key, id) },
+		ResolveImage: func(ctx context.Context, image string) ([]string, bool, error) {
+			if blds == nil {
+				return nil, false, nil
+			}
+			return blds.ResolveImage(ctx, image)
+		}})
 	if err != nil {
 		return nil, err
 	}
@@ -267,6 +280,11 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 	ctrls = append(ctrls, srcs.Controllers()...)
 	front.Handle(sourcecontroller.GitHubPathPrefix, srcs.Handler())
 	p.closers = append([]func(){srcs.Close}, p.closers...)
+
+	// Build: the local executor, the Build reconciler and push-triggered rollouts.
+	if err := p.startBuilds(runCtx, &cfg, &blds, client, cache, front, &ctrls); err != nil {
+		return nil, err
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -283,9 +301,13 @@ func Start(ctx context.Context, cfg Config) (p *Platform, err error) {
 	}
 	synced := cache.WaitForSync(ctx)
 
+	logs := map[schema.GroupResource]apiserver.LogSource{{Group: "serving.knative.dev", Resource: "revisions"}: srv.RevisionLogs}
+	if blds != nil {
+		logs[schema.GroupResource{Group: "build.knative.dev", Resource: "builds"}] = blds.BuildLogs
+	}
 	p.servers = []*http.Server{
 		{Handler: apiserver.New(apiserver.Config{Store: st, Registry: p.Registry, Token: p.Token, Version: cfg.Version, Logger: log, Metrics: p.Metrics,
-			Logs: map[schema.GroupResource]apiserver.LogSource{{Group: "serving.knative.dev", Resource: "revisions"}: srv.RevisionLogs},
+			Logs: logs,
 			Ready: func() error {
 				if !synced {
 					return errors.New("caches not synced")
@@ -358,5 +380,33 @@ func EnsureNamespaces(ctx context.Context, reg *api.Registry, st store.Store, na
 			return fmt.Errorf("creating namespace %s: %w", n, err)
 		}
 	}
+	return nil
+}
+
+// startBuilds runs the local executor, the Build reconciler and the rollout handler, unless
+// cfg.NoBuilds.
+func (p *Platform) startBuilds(runCtx context.Context, cfg *Config, blds **buildcontroller.Builds, client *reconciler.Client, cache *reconciler.Cache, front *http.ServeMux, ctrls *[]*reconciler.Controller) error {
+	if cfg.NoBuilds {
+		return nil
+	}
+	log := cfg.Logger
+	bex, err := local.New(local.Config{WorkDir: filepath.Join(cfg.DataDir, "builds"), ArtifactDir: filepath.Join(cfg.DataDir, "artifacts"), Logger: log})
+	if err != nil {
+		return err
+	}
+	b, err := buildcontroller.New(buildcontroller.Config{Client: client, Cache: cache, Executor: bex, Metrics: p.Metrics, Logger: log})
+	if err != nil {
+		bex.Close()
+		return err
+	}
+	*blds, p.Builds = b, b
+	*ctrls = append(*ctrls, b.Controllers()...)
+	front.Handle(buildcontroller.RolloutPathPrefix, b.RolloutHandler())
+	p.closers = append([]func(){b.Close, func() { bex.Close() }}, p.closers...)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		b.Run(runCtx)
+	}()
 	return nil
 }

@@ -46,7 +46,7 @@ func start(t *testing.T, before func(*env)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := platform.Start(ctx, platform.Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0",
-		ResyncPeriod: time.Second, Logger: quiet})
+		ResyncPeriod: time.Second, Logger: quiet, NoBuilds: true}) // these tests run their own, tuned
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,11 +24,11 @@ func newLogsCommand(g *globals) *cobra.Command {
 	o := &logsOptions{}
 	cmd := &cobra.Command{
 		Use:   "logs KIND/NAME",
-		Short: "Print the output of a revision's instances (or a service's latest revision)",
+		Short: "Print the output of a revision's instances, a service's latest revision, or a build's steps",
 		Long: "Logs prints what a revision's instances wrote to stdout and stderr, each line prefixed\n" +
 			"with its instance. KIND/NAME is revision/NAME, or service/NAME (ksvc/NAME) for the\n" +
 			"service's latest ready revision.",
-		Example: "  eddy logs ksvc/helloworld-go\n  eddy logs revision/helloworld-go-00001 -f --tail 20",
+		Example: "  eddy logs ksvc/helloworld-go\n  eddy logs revision/helloworld-go-00001 -f --tail 20\n  eddy logs build/hello-build -f",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLogs(cmd, g, o, args[0])
@@ -51,7 +51,10 @@ func runLogs(cmd *cobra.Command, g *globals, o *logsOptions, ref string) error {
 		return err
 	}
 	rev := name
+	path := "/apis/serving.knative.dev/v1/namespaces/%s/revisions/%s/log?%s"
 	switch k.Kind {
+	case "Build":
+		path = "/apis/build.knative.dev/v1alpha1/namespaces/%s/builds/%s/log?%s"
 	case "Revision":
 	case "Service", "Configuration":
 		dc, err := g.dynamicClient()
@@ -71,7 +74,7 @@ func runLogs(cmd *cobra.Command, g *globals, o *logsOptions, ref string) error {
 		}
 		rev = latest
 	default:
-		return fmt.Errorf("%s has no logs: use revision/NAME or service/NAME", k.Plural)
+		return fmt.Errorf("%s has no logs: use revision/NAME, service/NAME or build/NAME", k.Plural)
 	}
 	cfg, err := g.restConfig()
 	if err != nil {
@@ -87,8 +90,7 @@ func runLogs(cmd *cobra.Command, g *globals, o *logsOptions, ref string) error {
 	if o.instance != "" {
 		q.Set("instance", o.instance)
 	}
-	u := fmt.Sprintf("%s/apis/serving.knative.dev/v1/namespaces/%s/revisions/%s/log?%s",
-		strings.TrimSuffix(cfg.Host, "/"), url.PathEscape(g.namespace), url.PathEscape(rev), q.Encode())
+	u := strings.TrimSuffix(cfg.Host, "/") + fmt.Sprintf(path, url.PathEscape(g.namespace), url.PathEscape(rev), q.Encode())
 	req, err := http.NewRequestWithContext(cmd.Context(), "GET", u, nil)
 	if err != nil {
 		return err
@@ -101,7 +103,7 @@ func runLogs(cmd *cobra.Command, g *globals, o *logsOptions, ref string) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("logs of revision %s: %s: %s", rev, resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("logs of %s %s: %s: %s", strings.ToLower(k.Kind), rev, resp.Status, strings.TrimSpace(string(body)))
 	}
 	_, err = io.Copy(cmd.OutOrStdout(), resp.Body)
 	return err

@@ -44,6 +44,12 @@ type Config struct {
 	// or at once when Remove's or Close's context ends. Drain must be safe for concurrent use.
 	Drain func(ctx context.Context, key runtime.RevisionKey, instanceID string)
 
+	// ResolveImage, if set, turns an image the runtime does not build itself (such as
+	// build://NAMESPACE/NAME, a Build's artifact) into the command that runs it; ok false
+	// means the image is not one it knows. It is asked only for containers without a
+	// command.
+	ResolveImage func(ctx context.Context, image string) (command []string, ok bool, err error)
+
 	// Logger receives the runtime's logs; each line an instance writes is mirrored to it at
 	// debug level. Default slog.Default().
 	Logger *slog.Logger

@@ -1,6 +1,7 @@
 package process
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -112,6 +113,20 @@ func (r *Runtime) makePlan(rev runtime.Revision) (*plan, error) {
 		}
 	}
 
+	if len(c.Command) == 0 && !strings.HasPrefix(c.Image, koPrefix) && r.cfg.ResolveImage != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cmd, ok, err := r.cfg.ResolveImage(ctx, c.Image)
+		cancel()
+		switch {
+		case err != nil:
+			return nil, unrunnable(ReasonImageNotRunnable, "image %q: %v", c.Image, err)
+		case ok && len(cmd) > 0:
+			p.path = cmd[0]
+			p.args = append(append([]string(nil), cmd[1:]...), c.Args...)
+			return p, nil
+		}
+	}
+
 	switch {
 	case strings.HasPrefix(c.Image, koPrefix):
 		if len(c.Command) > 0 {
@@ -137,7 +152,7 @@ func (r *Runtime) makePlan(rev runtime.Revision) (*plan, error) {
 	case c.Image == "":
 		return nil, unrunnable(ReasonImageNotRunnable, "the container has no image and no command; the process runtime runs ko:// images (ko://<import path> or ko://./<dir>) or command-only containers")
 	default:
-		return nil, unrunnable(ReasonImageNotRunnable, "image %q cannot run here: the process runtime runs ko:// images (ko://<import path> or ko://./<dir>) or command-only containers (a command, with any image); it does not pull container images", c.Image)
+		return nil, unrunnable(ReasonImageNotRunnable, "image %q cannot run here: the process runtime runs ko:// images (ko://<import path> or ko://./<dir>), Build artifacts (build://NAMESPACE/NAME) or command-only containers (a command, with any image); it does not pull container images", c.Image)
 	}
 	return p, nil
 }
