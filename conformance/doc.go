@@ -1,7 +1,7 @@
 // Package conformance is Eddy's CloudEvents conformance engine — validation of events against
-// the CloudEvents 1.0 and 0.3 specifications, send, listen, invoke and diff — and, in
-// conformance/platform, the platform's own conformance suites run against its channels and
-// brokers.
+// the CloudEvents 1.0 and 0.3 specifications, send, listen, invoke and diff. Its sibling
+// conformance/platform (package platformconf) is the Knative Eventing conformance suite run
+// against a whole platform: channels, brokers, delivery and sources, on every bus.
 //
 // # Validation
 //
