@@ -103,11 +103,13 @@ func (r *subscriptionReconciler) reconcile(ctx context.Context, sub *messaging.S
 	subscriber, err := r.Destinations.URI(ctx, sub.Namespace, sub.Spec.Subscriber)
 	if err != nil {
 		st.MarkReferencesNotResolved(reasonOf(err), "spec.subscriber: %v", err)
+		st.PhysicalSubscription.SubscriberURI = "" // the spec: an unresolvable destination has no URI
 		return nil
 	}
 	reply, err := r.Destinations.URI(ctx, sub.Namespace, sub.Spec.Reply)
 	if err != nil {
 		st.MarkReferencesNotResolved(reasonOf(err), "spec.reply: %v", err)
+		st.PhysicalSubscription.ReplyURI = ""
 		return nil
 	}
 	delivery := sub.Spec.Delivery

@@ -19,9 +19,6 @@ func (k KnownFailure) appliesTo(bus string) bool {
 // that gives the reason and what was observed; a pass fails the test, asking for the entry
 // to be removed. Fix the cause, then delete the entry.
 var KnownFailures = map[string]KnownFailure{
-	"R20/ReplyBecomesUnresolvable": {Reason: "channels/subscription.go keeps the previous status.physicalSubscription when a " +
-		"destination stops resolving (MarkReferencesNotResolved returns before the URIs are rewritten), so replyUri " +
-		"still names the old reply; the spec wants the empty string"},
 	"R23/CoreServiceRef": {Reason: "Eddy serves no core v1 Service kind (api/core registers Namespace, ConfigMap, Secret " +
 		"and Event), so a Service cannot be created or referenced, and channels/resolve.go has no special case " +
 		"resolving one to http://<name>.<namespace>.svc/"},
