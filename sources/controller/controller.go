@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/eddyplatform/eddy/api"
@@ -74,6 +75,7 @@ type Sources struct {
 	sent, failed *prometheus.CounterVec
 
 	controllers []*reconciler.Controller
+	byKind      map[string]*reconciler.Controller // "PingSource" → its controller
 }
 
 // running is one adapter started for one source object.
@@ -138,6 +140,10 @@ func New(cfg Config) (*Sources, error) {
 			}
 		}
 		s.controllers = append(s.controllers, ctl)
+		if s.byKind == nil {
+			s.byKind = map[string]*reconciler.Controller{}
+		}
+		s.byKind[ctl.Kind().Kind] = ctl
 	}
 	return s, nil
 }
@@ -229,7 +235,14 @@ func (s *Sources) ensure(key, fingerprint string, sink *url.URL, overrides map[s
 		defer close(nr.done)
 		nr.err = run(ctx)
 		if ctx.Err() == nil {
+			// It stopped on its own: reconcile the source, so that its status says so and the
+			// adapter is started again.
 			s.log.Warn("a source adapter stopped", "source", key, "err", nr.err)
+			if kind, rest, ok := strings.Cut(key, "/"); ok {
+				if ctl := s.byKind[kind]; ctl != nil {
+					ctl.EnqueueAfter(rest, time.Second)
+				}
+			}
 		}
 	}()
 	s.mu.Lock()

@@ -149,4 +149,15 @@ spec:
 		}
 		return false
 	})
+	// An adapter that stops on its own (its subscription was deleted under it) is started
+	// again, and makes its subscription again: the next message arrives.
+	if _, err := srv.GServer.DeleteSubscription(context.Background(), &pubsubpb.DeleteSubscriptionRequest{
+		Subscription: "projects/eddy-test/subscriptions/eddy-pubsubsource_default_ps"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a message after the subscription was deleted", func() bool {
+		srv.Publish("projects/eddy-test/topics/orders", []byte("again"), nil)
+		time.Sleep(100 * time.Millisecond)
+		return len(s.got()) >= 2
+	})
 }
