@@ -52,6 +52,9 @@ func newRootCommand() *cobra.Command {
 		newVersionCommand(g),
 		newEventsCommand(g),
 		newConformanceCommand(g),
+		newInitCommand(g),
+		newBuildCommand(g),
+		newDeployCommand(g),
 	)
 	return root
 }

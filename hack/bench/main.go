@@ -42,7 +42,7 @@ var (
 	clients  = flag.Int("clients", 32, "concurrent clients for throughput figures")
 	samples  = flag.Int("samples", 1000, "writes timed for the apply-to-watch latency")
 	watchers = flag.Int("watchers", 100, "watchers for the fan-out figure")
-	only     = flag.String("only", "", `run one part: "control", "eventing", "buses" or "serving" (default all)`)
+	only     = flag.String("only", "", `run one part: "control", "eventing", "buses", "serving" or "build" (default all)`)
 	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
@@ -78,6 +78,9 @@ func main() {
 	}
 	if *only == "" || *only == "serving" {
 		printServing()
+	}
+	if *only == "" || *only == "build" {
+		printBuild(rawRate)
 	}
 }
 
