@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/eddyplatform/eddy/api/serving"
 	"github.com/eddyplatform/eddy/control/reconciler"
@@ -76,6 +78,15 @@ func (r *revisionReconciler) reconcile(ctx context.Context, key runtime.Revision
 		if errors.Is(err, runtime.ErrUnrunnable) {
 			st.MarkResourcesAvailableFalse(serving.ReasonContainerMissing, "%v", err)
 			st.MarkContainerHealthyFalse(serving.ReasonContainerMissing, "%v", err)
+			if strings.HasPrefix(c.Image, "build://") {
+				// The Build may not have produced its artifact yet: forget the failed
+				// attempt and look again shortly.
+				r.scaler.forget(key)
+				if rerr := r.cfg.Runtime.Remove(ctx, key); rerr != nil {
+					return rerr
+				}
+				return reconciler.RequeueAfter(2 * time.Second)
+			}
 			return nil
 		}
 		st.MarkResourcesAvailableUnknown(serving.ReasonDeploying, "%v", err)

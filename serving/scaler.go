@@ -85,6 +85,19 @@ func (sc *scaler) desired(key runtime.RevisionKey) int {
 	return 0
 }
 
+// forget drops what the scaler knows of a revision (its autoscaler), so that the next ensure
+// starts it afresh; the runtime is not touched.
+func (sc *scaler) forget(key runtime.RevisionKey) {
+	sc.mu.Lock()
+	r, ok := sc.revs[key]
+	delete(sc.revs, key)
+	sc.mu.Unlock()
+	if ok {
+		r.as.Close()
+		sc.collector.Delete(key)
+	}
+}
+
 // remove stops a deleted revision.
 func (sc *scaler) remove(ctx context.Context, key runtime.RevisionKey) error {
 	sc.mu.Lock()

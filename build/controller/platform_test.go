@@ -16,8 +16,9 @@ import (
 	"github.com/eddyplatform/eddy/platform"
 )
 
-// The platform as `eddy up` runs it: a go-function Build of a git repository, then a Service
-// whose image is the Build's artifact (build://NAMESPACE/NAME) answers with the built code.
+// The platform as `eddy up` runs it: a go-function Build of a git repository, and a Service
+// whose image is the Build's artifact (build://NAMESPACE/NAME), created before the Build
+// finished, answers with the built code once it has.
 func TestBuiltArtifactServes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := platform.Start(ctx, platform.Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0",
@@ -37,13 +38,7 @@ spec:
   source: {git: {url: %q, revision: %s}}
   template: {name: go-function, kind: ClusterBuildTemplate}
 `, "file://"+repo.Dir, commit))
-	var b apibuild.Build
-	eventually(t, "the build to succeed", func() bool {
-		return e.client.Get(context.Background(), "default", "fn", &b) == nil && b.Status.IsDone()
-	})
-	if !b.Status.IsSucceeded() || b.Status.Artifact == nil {
-		t.Fatalf("build: %s", condition(&b))
-	}
+	// The Service comes before the artifact exists: its revision waits for it.
 	e.apply(t, `
 apiVersion: serving.knative.dev/v1
 kind: Service
@@ -53,6 +48,13 @@ spec:
     spec:
       containers: [{image: "build://default/fn"}]
 `)
+	var b apibuild.Build
+	eventually(t, "the build to succeed", func() bool {
+		return e.client.Get(context.Background(), "default", "fn", &b) == nil && b.Status.IsDone()
+	})
+	if !b.Status.IsSucceeded() || b.Status.Artifact == nil {
+		t.Fatalf("build: %s", condition(&b))
+	}
 	svc := &serving.Service{}
 	eventually(t, "the service to be ready", func() bool {
 		return e.client.Get(context.Background(), "default", "built", svc) == nil && svc.Status.IsReady()
