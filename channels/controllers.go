@@ -154,6 +154,7 @@ func NewControllers(cfg Config) ([]*reconciler.Controller, error) {
 			func(c *reconciler.Controller) error {
 				return c.Watch(&channelsv1alpha1.Channel{}, r.legacySubscriptionsOf)
 			}}},
+		{opts("eventtype", &eventing.EventType{}, &eventTypeReconciler{r}), nil},
 		{opts("bus", &channelsv1alpha1.Bus{}, &busReconciler{Reconcilers: r}), []watch{
 			func(c *reconciler.Controller) error { return c.Watch(&corev1.Secret{}, r.busesOfSecret(false)) }}},
 		{opts("clusterbus", &channelsv1alpha1.ClusterBus{}, &busReconciler{Reconcilers: r, cluster: true}), []watch{

@@ -410,4 +410,13 @@ func TestBrokerRecordsEventTypes(t *testing.T) {
 		}
 		return len(ets) == 2 && got["dev.eddy.order.created"] && got["dev.eddy.order.shipped"]
 	})
+	eventually(t, "the event types to be ready (their broker exists)", func() bool {
+		ets, _ := reconciler.List[*eventing.EventType](context.Background(), e.client, "default", nil)
+		for _, et := range ets {
+			if !et.Status.IsReady() {
+				return false
+			}
+		}
+		return len(ets) == 2
+	})
 }
