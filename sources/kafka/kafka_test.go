@@ -301,7 +301,13 @@ func TestCommitAfterAck(t *testing.T) {
 			t.Fatalf("attempt %d: %q, want B again while it fails", i, got)
 		}
 	}
+	// The adapter counts a failure after the sink answered: wait for the third count.
+	deadline := time.Now().Add(10 * time.Second)
 	failed := counterValue(a.vecs.Failed.WithLabelValues("ns", "src"))
+	for failed < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		failed = counterValue(a.vecs.Failed.WithLabelValues("ns", "src"))
+	}
 	stop()
 	if failed < 3 {
 		t.Errorf("failed = %v", failed)
