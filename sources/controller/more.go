@@ -3,18 +3,17 @@ package controller
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"time"
 
+	"github.com/eddyplatform/eddy/api/duck"
 	"github.com/eddyplatform/eddy/api/sources"
-	"github.com/eddyplatform/eddy/control/reconciler"
 	eddysources "github.com/eddyplatform/eddy/sources"
 	"github.com/eddyplatform/eddy/sources/apiserver"
 	"github.com/eddyplatform/eddy/sources/kafka"
 	"github.com/eddyplatform/eddy/sources/pubsub"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 )
 
 // apiServerReconciler runs ApiServerSources against the Kubernetes API in Config.Kubeconfig
@@ -22,64 +21,42 @@ import (
 type apiServerReconciler struct{ *Sources }
 
 func (r *apiServerReconciler) Reconcile(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return reconciler.Permanent(err)
-	}
 	src := &sources.ApiServerSource{}
-	if err := r.cfg.Client.Get(ctx, ns, name, src); apierrors.IsNotFound(err) || err == nil && src.DeletionTimestamp != nil {
-		r.stop("ApiServerSource/" + key)
-		r.forgetEventTypes(ctx, ns, "ApiServerSource", name)
-		return nil
-	} else if err != nil {
-		return err
-	}
-	orig := reconciler.DeepCopy(src)
-	st := &src.Status
-	st.InitializeConditions()
-	sink, overrides, err := r.resolveSink(ctx, ns, &src.Spec.SourceSpec)
-	switch {
-	case err != nil:
-		st.MarkNoSink("NotFound", "%v", err)
-		r.stop("ApiServerSource/" + key)
-	default:
-		st.MarkSink(sink.String())
-		var restCfg *rest.Config
-		var cerr error
-		if r.cfg.Kubeconfig == "" {
-			restCfg, cerr = r.kubeConfig()
-		}
-		if cerr != nil {
-			st.MarkNotDeployed("NoKubernetesAPI", "%v", cerr)
-			break
-		}
-		spec := src.Spec
-		var adapter *apiserver.Adapter
-		err = r.ensure("ApiServerSource/"+key, fingerprint(spec.Resources, spec.ResourceOwner, spec.EventMode, spec.NamespaceSelector, spec.Filters), sink, overrides,
-			func(sender eddysources.Sender) (func(context.Context) error, error) {
-				a, err := apiserver.New(apiserver.Config{Namespace: ns, Name: name, RestConfig: restCfg, Kubeconfig: r.cfg.Kubeconfig, Resources: spec.Resources,
-					Owner: spec.ResourceOwner, Mode: spec.EventMode, NamespaceSelector: spec.NamespaceSelector, Filters: spec.Filters,
-					Sender: sender, Logger: r.log.With("apiserversource", key)})
-				adapter = a
-				if err != nil {
-					return nil, err
+	return r.reconcileSource(ctx, key, source{kind: "ApiServerSource", obj: src,
+		spec: func() *duck.SourceSpec { return &src.Spec.SourceSpec }, status: func() sinkStatus { return &src.Status }},
+		func(sink *url.URL, overrides map[string]string) {
+			st, spec := &src.Status, src.Spec
+			var restCfg *rest.Config
+			if r.cfg.Kubeconfig == "" {
+				var err error
+				if restCfg, err = r.kubeConfig(); err != nil {
+					st.MarkNotDeployed("NoKubernetesAPI", "%v", err)
+					return
 				}
-				return a.Run, nil
-			})
-		if err != nil {
-			st.MarkNotDeployed("AdapterFailed", "%v", err)
-		} else {
-			st.MarkDeployed()
-			st.MarkSufficientPermissions()
-		}
-		if adapter != nil {
-			st.CloudEventAttributes = attributes(adapter.EventTypes())
-			r.recordEventTypes(ctx, src, "ApiServerSource", adapter.EventTypes())
-		}
-	}
-	st.ObservedGeneration = src.Generation
-	_, err = r.cfg.Client.UpdateStatusIfChanged(ctx, orig, src)
-	return err
+			}
+			var adapter *apiserver.Adapter
+			err := r.ensure("ApiServerSource/"+key, fingerprint(spec.Resources, spec.ResourceOwner, spec.EventMode, spec.NamespaceSelector, spec.Filters), sink, overrides,
+				func(sender eddysources.Sender) (func(context.Context) error, error) {
+					a, err := apiserver.New(apiserver.Config{Namespace: src.Namespace, Name: src.Name, RestConfig: restCfg, Kubeconfig: r.cfg.Kubeconfig,
+						Resources: spec.Resources, Owner: spec.ResourceOwner, Mode: spec.EventMode, NamespaceSelector: spec.NamespaceSelector,
+						Filters: spec.Filters, Sender: sender, Logger: r.log.With("apiserversource", key)})
+					adapter = a
+					if err != nil {
+						return nil, err
+					}
+					return a.Run, nil
+				})
+			if err != nil {
+				st.MarkNotDeployed("AdapterFailed", "%v", err)
+			} else {
+				st.MarkDeployed()
+				st.MarkSufficientPermissions()
+			}
+			if adapter != nil {
+				st.CloudEventAttributes = attributes(adapter.EventTypes())
+				r.recordEventTypes(ctx, src, "ApiServerSource", adapter.EventTypes())
+			}
+		})
 }
 
 // kubeConfig is the Kubernetes API ApiServerSources watch.
@@ -98,33 +75,18 @@ func (s *Sources) kubeConfig() (*rest.Config, error) {
 type kafkaReconciler struct{ *Sources }
 
 func (r *kafkaReconciler) Reconcile(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return reconciler.Permanent(err)
-	}
 	src := &sources.KafkaSource{}
-	if err := r.cfg.Client.Get(ctx, ns, name, src); apierrors.IsNotFound(err) || err == nil && src.DeletionTimestamp != nil {
-		r.stop("KafkaSource/" + key)
-		r.forgetEventTypes(ctx, ns, "KafkaSource", name)
-		return nil
-	} else if err != nil {
-		return err
-	}
-	orig := reconciler.DeepCopy(src)
-	st := &src.Status
-	st.InitializeConditions()
-	sink, overrides, err := r.resolveSink(ctx, ns, &src.Spec.SourceSpec)
-	if err != nil {
-		st.MarkNoSink("NotFound", "%v", err)
-		r.stop("KafkaSource/" + key)
-	} else {
-		st.MarkSink(sink.String())
-		cfg, cerr := r.kafkaConfig(ctx, src)
-		if cerr != nil {
-			st.MarkNotDeployed("SecretsNotFound", "%v", cerr)
-		} else {
+	return r.reconcileSource(ctx, key, source{kind: "KafkaSource", obj: src,
+		spec: func() *duck.SourceSpec { return &src.Spec.SourceSpec }, status: func() sinkStatus { return &src.Status }},
+		func(sink *url.URL, overrides map[string]string) {
+			st := &src.Status
+			cfg, err := r.kafkaConfig(ctx, src)
+			if err != nil {
+				st.MarkNotDeployed("SecretsNotFound", "%v", err)
+				return
+			}
 			var adapter *kafka.Adapter
-			err = r.ensure("KafkaSource/"+key, fingerprint(src.Spec.KafkaAuthSpec.BootstrapServers, src.Spec.Topics, cfg.ConsumerGroup, cfg.InitialOffset, cfg.TLS, cfg.SASL), sink, overrides,
+			err = r.ensure("KafkaSource/"+key, fingerprint(src.Spec.BootstrapServers, src.Spec.Topics, cfg.ConsumerGroup, cfg.InitialOffset, cfg.TLS, cfg.SASL), sink, overrides,
 				func(sender eddysources.Sender) (func(context.Context) error, error) {
 					cfg.Sender = sender
 					a, err := kafka.New(cfg)
@@ -145,11 +107,7 @@ func (r *kafkaReconciler) Reconcile(ctx context.Context, key string) error {
 				st.CloudEventAttributes = attributes(adapter.EventTypes())
 				r.recordEventTypes(ctx, src, "KafkaSource", adapter.EventTypes())
 			}
-		}
-	}
-	st.ObservedGeneration = src.Generation
-	_, err = r.cfg.Client.UpdateStatusIfChanged(ctx, orig, src)
-	return err
+		})
 }
 
 // kafkaConfig turns a KafkaSource into the adapter's configuration, reading its Secrets.
@@ -193,47 +151,29 @@ func (r *kafkaReconciler) kafkaConfig(ctx context.Context, src *sources.KafkaSou
 type pubsubReconciler struct{ *Sources }
 
 func (r *pubsubReconciler) Reconcile(ctx context.Context, key string) error {
-	ns, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return reconciler.Permanent(err)
-	}
 	src := &sources.CloudPubSubSource{}
-	if err := r.cfg.Client.Get(ctx, ns, name, src); apierrors.IsNotFound(err) || err == nil && src.DeletionTimestamp != nil {
-		r.stop("CloudPubSubSource/" + key)
-		r.forgetEventTypes(ctx, ns, "CloudPubSubSource", name)
-		return nil
-	} else if err != nil {
-		return err
-	}
-	orig := reconciler.DeepCopy(src)
-	st := &src.Status
-	st.InitializeConditions()
-	sink, overrides, err := r.resolveSink(ctx, ns, &src.Spec.SourceSpec)
-	if err != nil {
-		st.MarkNoSink("NotFound", "%v", err)
-		r.stop("CloudPubSubSource/" + key)
-	} else {
-		st.MarkSink(sink.String())
-		cfg := pubsub.Config{Project: src.Spec.Project, Topic: src.Spec.Topic, RetainAckedMessages: src.Spec.RetainAckedMessages,
-			Namespace: ns, Name: name, Logger: r.log.With("cloudpubsubsource", key), Registerer: r.cfg.Metrics}
-		if src.Spec.AckDeadline != nil {
-			cfg.AckDeadline, _ = time.ParseDuration(*src.Spec.AckDeadline) // validated on admission
-		}
-		if src.Spec.RetentionDuration != nil {
-			cfg.RetentionDuration, _ = time.ParseDuration(*src.Spec.RetentionDuration)
-		}
-		var cerr error
-		if src.Spec.Secret != nil {
-			cfg.CredentialsJSON, cerr = r.secretValue(ctx, ns, src.Spec.Secret)
-			if cerr != nil && os.Getenv("PUBSUB_EMULATOR_HOST") != "" {
-				cerr = nil // an emulator takes no credentials; the defaulted secret may not exist
+	return r.reconcileSource(ctx, key, source{kind: "CloudPubSubSource", obj: src,
+		spec: func() *duck.SourceSpec { return &src.Spec.SourceSpec }, status: func() sinkStatus { return &src.Status }},
+		func(sink *url.URL, overrides map[string]string) {
+			st, ns, name := &src.Status, src.Namespace, src.Name
+			cfg := pubsub.Config{Project: src.Spec.Project, Topic: src.Spec.Topic, RetainAckedMessages: src.Spec.RetainAckedMessages,
+				Namespace: ns, Name: name, Logger: r.log.With("cloudpubsubsource", key), Registerer: r.cfg.Metrics}
+			if src.Spec.AckDeadline != nil {
+				cfg.AckDeadline, _ = time.ParseDuration(*src.Spec.AckDeadline) // validated on admission
 			}
-		}
-		if cerr != nil {
-			st.MarkPullSubscriptionFailed("SecretNotFound", "%v", cerr)
-		} else {
+			if src.Spec.RetentionDuration != nil {
+				cfg.RetentionDuration, _ = time.ParseDuration(*src.Spec.RetentionDuration)
+			}
+			if src.Spec.Secret != nil {
+				var err error
+				cfg.CredentialsJSON, err = r.secretValue(ctx, ns, src.Spec.Secret)
+				if err != nil && os.Getenv("PUBSUB_EMULATOR_HOST") == "" { // an emulator takes no credentials
+					st.MarkPullSubscriptionFailed("SecretNotFound", "%v", err)
+					return
+				}
+			}
 			var adapter *pubsub.Adapter
-			err = r.ensure("CloudPubSubSource/"+key, fingerprint(cfg.Project, cfg.Topic, cfg.AckDeadline, cfg.RetentionDuration, cfg.RetainAckedMessages, cfg.CredentialsJSON), sink, overrides,
+			err := r.ensure("CloudPubSubSource/"+key, fingerprint(cfg.Project, cfg.Topic, cfg.AckDeadline, cfg.RetentionDuration, cfg.RetainAckedMessages, cfg.CredentialsJSON), sink, overrides,
 				func(sender eddysources.Sender) (func(context.Context) error, error) {
 					cfg.Sender = sender
 					a, err := pubsub.New(cfg)
@@ -252,9 +192,5 @@ func (r *pubsubReconciler) Reconcile(ctx context.Context, key string) error {
 				st.CloudEventAttributes = attributes(adapter.EventTypes())
 				r.recordEventTypes(ctx, src, "CloudPubSubSource", adapter.EventTypes())
 			}
-		}
-	}
-	st.ObservedGeneration = src.Generation
-	_, err = r.cfg.Client.UpdateStatusIfChanged(ctx, orig, src)
-	return err
+		})
 }
