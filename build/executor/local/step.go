@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/eddyplatform/eddy/internal/kubeexpand"
 	"io"
 	"os"
 	"os/exec"
@@ -225,39 +226,5 @@ func isExecutable(p string) error {
 	return nil
 }
 
-// expand replaces $(VAR) references in s as Kubernetes does in command, args and env: a
-// defined variable by its value, an undefined one left as is, and $$ by $.
-func expand(s string, lookup func(string) (string, bool)) string {
-	if !strings.Contains(s, "$") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' || i+1 == len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-		case '(':
-			end := strings.IndexByte(s[i+2:], ')')
-			if end < 0 {
-				b.WriteString("$(")
-				i++
-				continue
-			}
-			name := s[i+2 : i+2+end]
-			if v, ok := lookup(name); ok {
-				b.WriteString(v)
-			} else {
-				b.WriteString("$(" + name + ")")
-			}
-			i += 2 + end
-		default:
-			b.WriteByte('$')
-		}
-	}
-	return b.String()
-}
+// expand replaces $(VAR) references as Kubernetes does (see package kubeexpand).
+var expand = kubeexpand.Expand

@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"fmt"
+	"github.com/eddyplatform/eddy/internal/kubeexpand"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -228,39 +229,5 @@ func makeProbe(p *corev1.Probe) (probeSpec, error) {
 	return s, nil
 }
 
-// expand replaces $(VAR) references in s as Kubernetes does in command, args and env: a
-// defined variable by its value, an undefined one left as is, and $$ by $.
-func expand(s string, lookup func(string) (string, bool)) string {
-	if !strings.Contains(s, "$") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' || i+1 == len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-		case '(':
-			end := strings.IndexByte(s[i+2:], ')')
-			if end < 0 {
-				b.WriteString("$(")
-				i++
-				continue
-			}
-			name := s[i+2 : i+2+end]
-			if v, ok := lookup(name); ok {
-				b.WriteString(v)
-			} else {
-				b.WriteString("$(" + name + ")")
-			}
-			i += 2 + end
-		default:
-			b.WriteByte('$')
-		}
-	}
-	return b.String()
-}
+// expand replaces $(VAR) references as Kubernetes does (see package kubeexpand).
+var expand = kubeexpand.Expand
