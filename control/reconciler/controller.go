@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -272,6 +273,12 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	case ctx.Err() != nil:
 		result = ResultError
 		log.Info("reconcile interrupted by shutdown", "took", took, "err", err)
+	case apierrors.IsConflict(err):
+		// Another writer got there first (often this controller's own earlier write, not yet
+		// in the cache): the retry reads the newer object. Routine, not an error.
+		result = ResultError
+		c.queue.AddRateLimited(key)
+		log.Debug("reconcile met a newer version; retrying", "took", took, "err", err)
 	default:
 		result = ResultError
 		c.queue.AddRateLimited(key)
