@@ -19,67 +19,26 @@ import (
 	"github.com/eddyplatform/eddy/api/messaging"
 	"github.com/eddyplatform/eddy/control/reconciler"
 	"github.com/eddyplatform/eddy/platform"
+	"github.com/eddyplatform/eddy/platform/platformtest"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // env is a running platform with a client.
-type env struct {
-	p      *platform.Platform
-	client *reconciler.Client
-}
+type env struct{ *platformtest.Env }
 
-func start(t *testing.T) *env {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.Start(ctx, platform.Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", ResyncPeriod: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		p.Shutdown(context.Background())
-	})
-	return &env{p: p, client: reconciler.NewClient(p.Store, p.Registry)}
-}
+func start(t *testing.T) *env { return &env{platformtest.Start(t, platform.Config{})} }
 
-// apply creates every object in the YAML (through admission, as the API does).
-func (e *env) apply(t *testing.T, yaml string) {
-	t.Helper()
-	objs, err := e.p.Registry.DecodeAll([]byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
-		if k, err := e.p.Registry.ForObject(o); err == nil && k.Namespaced && o.GetNamespace() == "" {
-			o.SetNamespace("default")
-		}
-		admitted, _, err := e.p.Registry.Admit(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.client.Create(context.Background(), admitted); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// eventually polls cond until it holds or the deadline passes.
+// eventually polls cond for up to 30 seconds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	platformtest.Eventually(t, what, 30*time.Second, cond)
 }
 
 // ready waits for an object's Ready condition to be True and returns it.
 func (e *env) ready(t *testing.T, obj api.StatusObject, name string) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("%T %s to be ready", obj, name), func() bool {
-		if err := e.client.Get(context.Background(), "default", name, obj); err != nil {
+		if err := e.Client.Get(context.Background(), "default", name, obj); err != nil {
 			return false
 		}
 		return obj.GetStatus().GetCondition(api.ConditionReady).IsTrue()
@@ -165,7 +124,7 @@ func reply(typ string) func(ev *event.Event, w http.ResponseWriter) {
 func TestBrokerTriggersFilterAndReplyToBroker(t *testing.T) {
 	e := start(t)
 	greetings, all, sql, replies := newSink(t, reply("dev.eddy.reply")), newSink(t, nil), newSink(t, nil), newSink(t, nil)
-	e.apply(t, fmt.Sprintf(`
+	e.Apply(t, fmt.Sprintf(`
 apiVersion: eventing.knative.dev/v1
 kind: Broker
 metadata: {name: default}
@@ -207,7 +166,7 @@ spec:
 		e.ready(t, &eventing.Trigger{}, n)
 	}
 	addr := b.Status.AddressStatus.URL()
-	if !strings.HasPrefix(addr, e.p.IngressURL+"/brokers/default/default") {
+	if !strings.HasPrefix(addr, e.P.IngressURL+"/brokers/default/default") {
 		t.Fatalf("broker address %q", addr)
 	}
 	send(t, addr, "g1", "dev.eddy.greeting", nil)
@@ -231,7 +190,7 @@ spec:
 
 func TestTriggerWithoutBrokerSaysWhy(t *testing.T) {
 	e := start(t)
-	e.apply(t, `
+	e.Apply(t, `
 apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata: {name: orphan}
@@ -241,13 +200,13 @@ spec:
 `)
 	tr := &eventing.Trigger{}
 	eventually(t, "trigger status", func() bool {
-		if err := e.client.Get(context.Background(), "default", "orphan", tr); err != nil {
+		if err := e.Client.Get(context.Background(), "default", "orphan", tr); err != nil {
 			return false
 		}
 		c := tr.Status.GetCondition(api.ConditionReady)
 		return c.IsFalse() && c.Reason == "BrokerDoesNotExist"
 	})
-	e.apply(t, `
+	e.Apply(t, `
 apiVersion: messaging.knative.dev/v1
 kind: Subscription
 metadata: {name: orphan}
@@ -257,7 +216,7 @@ spec:
 `)
 	sub := &messaging.Subscription{}
 	eventually(t, "subscription status", func() bool {
-		if err := e.client.Get(context.Background(), "default", "orphan", sub); err != nil {
+		if err := e.Client.Get(context.Background(), "default", "orphan", sub); err != nil {
 			return false
 		}
 		c := sub.Status.GetCondition(api.ConditionReady)
@@ -270,7 +229,7 @@ func TestChannelSubscriptionReplyAndDeadLetter(t *testing.T) {
 	replier, final, failing, dls := newSink(t, reply("dev.eddy.reply")), newSink(t, nil), newSink(t, func(_ *event.Event, w http.ResponseWriter) {
 		http.Error(w, "no such order", 400)
 	}), newSink(t, nil)
-	e.apply(t, fmt.Sprintf(`
+	e.Apply(t, fmt.Sprintf(`
 apiVersion: messaging.knative.dev/v1
 kind: Channel
 metadata: {name: orders}
@@ -326,11 +285,11 @@ spec:
 	}
 
 	// Deleting a subscription removes it from the channel and stops its deliveries.
-	if err := e.client.Delete(context.Background(), &messaging.Subscription{ObjectMeta: metaOf("failing")}); err != nil {
+	if err := e.Client.Delete(context.Background(), &messaging.Subscription{ObjectMeta: metaOf("failing")}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "subscriber removed from the channel", func() bool {
-		e.client.Get(context.Background(), "default", "orders", ch)
+		e.Client.Get(context.Background(), "default", "orders", ch)
 		return len(ch.Spec.Subscribers) == 1 && len(ch.Status.Subscribers) == 1
 	})
 	send(t, ch.Status.AddressStatus.URL(), "order-2", "dev.eddy.order", nil)
@@ -345,7 +304,7 @@ func TestSequenceAndParallel(t *testing.T) {
 	step1, step2, out := newSink(t, reply("step1")), newSink(t, reply("step2")), newSink(t, nil)
 	pass, drop := newSink(t, func(ev *event.Event, w http.ResponseWriter) { reply(ev.Type())(ev, w) }), newSink(t, func(_ *event.Event, w http.ResponseWriter) { w.WriteHeader(204) })
 	branchA, branchB, branchC := newSink(t, nil), newSink(t, nil), newSink(t, nil)
-	e.apply(t, fmt.Sprintf(`
+	e.Apply(t, fmt.Sprintf(`
 apiVersion: flows.knative.dev/v1
 kind: Sequence
 metadata: {name: seq}
@@ -392,7 +351,7 @@ func metaOf(name string) metav1.ObjectMeta {
 // A Broker records every (type, source) pair it accepts as an EventType, once.
 func TestBrokerRecordsEventTypes(t *testing.T) {
 	e := start(t)
-	e.apply(t, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: seen}\n")
+	e.Apply(t, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: seen}\n")
 	b := &eventing.Broker{}
 	e.ready(t, b, "seen")
 	for i := range 3 {
@@ -400,7 +359,7 @@ func TestBrokerRecordsEventTypes(t *testing.T) {
 	}
 	send(t, b.Status.AddressStatus.URL(), "b", "dev.eddy.order.shipped", nil)
 	eventually(t, "two event types", func() bool {
-		ets, _ := reconciler.List[*eventing.EventType](context.Background(), e.client, "default", nil)
+		ets, _ := reconciler.List[*eventing.EventType](context.Background(), e.Client, "default", nil)
 		got := map[string]bool{}
 		for _, et := range ets {
 			if et.Spec.Reference == nil || et.Spec.Reference.Name != "seen" || et.Spec.Source != "/test" {
@@ -411,7 +370,7 @@ func TestBrokerRecordsEventTypes(t *testing.T) {
 		return len(ets) == 2 && got["dev.eddy.order.created"] && got["dev.eddy.order.shipped"]
 	})
 	eventually(t, "the event types to be ready (their broker exists)", func() bool {
-		ets, _ := reconciler.List[*eventing.EventType](context.Background(), e.client, "default", nil)
+		ets, _ := reconciler.List[*eventing.EventType](context.Background(), e.Client, "default", nil)
 		for _, et := range ets {
 			if !et.Status.IsReady() {
 				return false

@@ -18,7 +18,7 @@ import (
 func TestLegacyChannelAndSubscription(t *testing.T) {
 	e := start(t)
 	replier, final := newSink(t, reply("dev.eddy.reply")), newSink(t, nil)
-	e.apply(t, fmt.Sprintf(`
+	e.Apply(t, fmt.Sprintf(`
 apiVersion: channels.knative.dev/v1alpha1
 kind: ClusterBus
 metadata: {name: local}
@@ -54,17 +54,17 @@ spec:
 	replies := &channelsv1alpha1.Channel{}
 	e.ready(t, replies, "replies")
 	sub := &channelsv1alpha1.Subscription{}
-	if err := e.client.Get(context.Background(), "default", "replier", sub); err != nil {
+	if err := e.Client.Get(context.Background(), "default", "replier", sub); err != nil {
 		t.Fatal(err)
 	}
 	sub.Spec.ReplyTo = replies.Status.URL()
-	if err := e.client.Update(context.Background(), sub); err == nil || !strings.Contains(err.Error(), "spec.replyTo") {
+	if err := e.Client.Update(context.Background(), sub); err == nil || !strings.Contains(err.Error(), "spec.replyTo") {
 		t.Fatalf("replyTo is immutable in the 2018 API; update gave %v", err)
 	}
-	if err := e.client.Delete(context.Background(), sub); err != nil {
+	if err := e.Client.Delete(context.Background(), sub); err != nil {
 		t.Fatal(err)
 	}
-	e.apply(t, fmt.Sprintf(`
+	e.Apply(t, fmt.Sprintf(`
 apiVersion: channels.knative.dev/v1alpha1
 kind: Subscription
 metadata: {name: replier2}
@@ -84,23 +84,23 @@ spec:
 	}
 	cb := &channelsv1alpha1.ClusterBus{}
 	eventually(t, "ClusterBus ready", func() bool {
-		return e.client.Get(context.Background(), "", "local", cb) == nil && cb.Status.IsReady()
+		return e.Client.Get(context.Background(), "", "local", cb) == nil && cb.Status.IsReady()
 	})
 	send(t, ch.Status.URL(), "order-1", "dev.eddy.order", nil)
 	eventually(t, "reply delivered through the replies channel", func() bool { return final.count() == 1 })
 	if got := final.ids()[0]; got != "order-1-dev.eddy.reply" {
 		t.Fatalf("final got %s", got)
 	}
-	if err := e.client.Get(context.Background(), "default", "orders", ch); err != nil || len(ch.Status.Subscribers) != 1 || ch.Status.Subscribers[0].Ready != corev1.ConditionTrue {
+	if err := e.Client.Get(context.Background(), "default", "orders", ch); err != nil || len(ch.Status.Subscribers) != 1 || ch.Status.Subscribers[0].Ready != corev1.ConditionTrue {
 		t.Fatalf("channel subscriber statuses %+v (%v)", ch.Status.Subscribers, err)
 	}
 
 	// Deleting the subscription stops its deliveries.
-	if err := e.client.Delete(context.Background(), &channelsv1alpha1.Subscription{ObjectMeta: metaOf("replier2")}); err != nil {
+	if err := e.Client.Delete(context.Background(), &channelsv1alpha1.Subscription{ObjectMeta: metaOf("replier2")}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "subscriber dropped", func() bool {
-		return e.client.Get(context.Background(), "default", "orders", ch) == nil && len(ch.Status.Subscribers) == 0
+		return e.Client.Get(context.Background(), "default", "orders", ch) == nil && len(ch.Status.Subscribers) == 0
 	})
 }
 
@@ -108,7 +108,7 @@ spec:
 // the Bus (a stub bus takes no secret: drop the secretRef) makes the channel ready.
 func TestBusNotReadySaysWhy(t *testing.T) {
 	e := start(t)
-	e.apply(t, `
+	e.Apply(t, `
 apiVersion: channels.knative.dev/v1alpha1
 kind: Bus
 metadata: {name: mine}
@@ -124,19 +124,19 @@ metadata:
 `)
 	b := &channelsv1alpha1.Bus{}
 	eventually(t, "bus failure reported", func() bool {
-		e.client.Get(context.Background(), "default", "mine", b)
+		e.Client.Get(context.Background(), "default", "mine", b)
 		c := b.Status.GetCondition(channelsv1alpha1.BusConditionBackendReady)
 		return c != nil && c.Status == corev1.ConditionFalse && strings.Contains(c.Message, "secret default/creds does not exist")
 	})
 	ch := &messaging.Channel{}
 	eventually(t, "channel says the bus is unavailable", func() bool {
-		e.client.Get(context.Background(), "default", "c", ch)
+		e.Client.Get(context.Background(), "default", "c", ch)
 		c := ch.Status.GetCondition(api.ConditionReady)
 		return c != nil && c.Status == corev1.ConditionFalse && strings.Contains(c.Message, "does not exist")
 	})
 	// Fix the bus: the channel follows.
 	b.Spec.SecretRef = nil
-	if err := e.client.Update(context.Background(), b); err != nil {
+	if err := e.Client.Update(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
 	e.ready(t, ch, "c")

@@ -89,7 +89,7 @@ func TestPlatformReliability(t *testing.T) {
 	defer dls.Close()
 
 	e := start(t)
-	e.apply(t, fmt.Sprintf(`
+	e.Apply(t, fmt.Sprintf(`
 apiVersion: messaging.knative.dev/v1
 kind: Channel
 metadata: {name: orders}
@@ -198,7 +198,7 @@ spec:
 		attempts.Load(), failed.Load(), stalled.Load(), len(delivered), len(deadLettered))
 	t.Logf("duplicates: %d extra deliveries, %d extra dead letters, %d events both delivered and dead-lettered",
 		dupDelivered, dupDeadLettered, both)
-	resp, err := http.Get(e.p.APIURL + "/metrics")
+	resp, err := http.Get(e.P.APIURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

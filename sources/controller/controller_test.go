@@ -23,57 +23,19 @@ import (
 	"github.com/eddyplatform/eddy/api/sources/feedsv1alpha1"
 	"github.com/eddyplatform/eddy/control/reconciler"
 	"github.com/eddyplatform/eddy/platform"
+	"github.com/eddyplatform/eddy/platform/platformtest"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-type env struct {
-	p      *platform.Platform
-	client *reconciler.Client
-}
+// env is a running platform with a client.
+type env struct{ *platformtest.Env }
 
-func start(t *testing.T) *env {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.Start(ctx, platform.Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0", ResyncPeriod: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		p.Shutdown(context.Background())
-	})
-	return &env{p: p, client: reconciler.NewClient(p.Store, p.Registry)}
-}
+func start(t *testing.T) *env { return &env{platformtest.Start(t, platform.Config{})} }
 
-func (e *env) apply(t *testing.T, yaml string) {
-	t.Helper()
-	objs, err := e.p.Registry.DecodeAll([]byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
-		if o.GetNamespace() == "" {
-			o.SetNamespace("default")
-		}
-		a, _, err := e.p.Registry.Admit(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.client.Create(context.Background(), a); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
+// eventually polls cond for up to 30 seconds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	platformtest.Eventually(t, what, 30*time.Second, cond)
 }
 
 // sink records the CloudEvents it receives.
@@ -113,7 +75,7 @@ func TestGitHubSourceEndToEnd(t *testing.T) {
 	e := start(t)
 	s := newSink(t)
 	const secret = "It's a Secret to Everybody" // the corpus's signing key
-	e.apply(t, fmt.Sprintf(`
+	e.Apply(t, fmt.Sprintf(`
 apiVersion: v1
 kind: Secret
 metadata: {name: gh}
@@ -131,7 +93,7 @@ spec:
 `, secret, s.URL))
 	src := &sources.GitHubSource{}
 	eventually(t, "the GitHubSource to be ready", func() bool {
-		return e.client.Get(context.Background(), "default", "repo", src) == nil && src.Status.IsReady() && src.Status.URL != ""
+		return e.Client.Get(context.Background(), "default", "repo", src) == nil && src.Status.IsReady() && src.Status.URL != ""
 	})
 	if !strings.HasSuffix(src.Status.URL, "/sources/github/default/repo") || src.Status.SinkURI != s.URL {
 		t.Fatalf("status %+v", src.Status)
@@ -173,7 +135,7 @@ spec:
 	if !bytes.Equal(ev.Data(), payload) {
 		t.Fatal("the event's data is not the delivered payload")
 	}
-	resp, err := http.Get(e.p.APIURL + "/metrics")
+	resp, err := http.Get(e.P.APIURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +145,7 @@ spec:
 		t.Error("/metrics lacks the source's sent counter")
 	}
 	ets := func() []*eventing.EventType {
-		l, _ := reconciler.List[*eventing.EventType](context.Background(), e.client, "default", labels.Everything())
+		l, _ := reconciler.List[*eventing.EventType](context.Background(), e.Client, "default", labels.Everything())
 		return l
 	}
 	eventually(t, "the event types to be recorded", func() bool { return len(ets()) == 2 })
@@ -195,7 +157,7 @@ spec:
 		t.Fatalf("event types %v", types)
 	}
 	// Deleting the source removes its receiver and its event types.
-	if err := e.client.Delete(context.Background(), src); err != nil {
+	if err := e.Client.Delete(context.Background(), src); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the event types to go", func() bool { return len(ets()) == 0 })
@@ -213,7 +175,7 @@ spec:
 // the event type it produces.
 func TestPingSourceStatus(t *testing.T) {
 	e := start(t)
-	e.apply(t, `
+	e.Apply(t, `
 apiVersion: sources.knative.dev/v1
 kind: PingSource
 metadata: {name: tick}
@@ -225,15 +187,15 @@ spec:
 `)
 	src := &sources.PingSource{}
 	eventually(t, "SinkProvided False", func() bool {
-		if e.client.Get(context.Background(), "default", "tick", src) != nil {
+		if e.Client.Get(context.Background(), "default", "tick", src) != nil {
 			return false
 		}
 		c := src.Status.GetCondition(sources.PingSourceConditionSinkProvided)
 		return c != nil && c.IsFalse() && strings.Contains(c.Message, "nowhere")
 	})
-	e.apply(t, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: nowhere}\n")
+	e.Apply(t, "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: nowhere}\n")
 	eventually(t, "the PingSource to be ready", func() bool {
-		return e.client.Get(context.Background(), "default", "tick", src) == nil && src.Status.IsReady()
+		return e.Client.Get(context.Background(), "default", "tick", src) == nil && src.Status.IsReady()
 	})
 	if !strings.Contains(src.Status.SinkURI, "/brokers/default/nowhere") || len(src.Status.CloudEventAttributes) != 1 ||
 		src.Status.CloudEventAttributes[0].Type != "dev.knative.sources.ping" {
@@ -245,7 +207,7 @@ spec:
 // is the source's, and deleting the Feed deletes the source.
 func TestFeedRunsAsSource(t *testing.T) {
 	e := start(t)
-	e.apply(t, fmt.Sprintf(`
+	e.Apply(t, fmt.Sprintf(`
 apiVersion: v1
 kind: Secret
 metadata: {name: githubsecret}
@@ -265,19 +227,19 @@ spec:
 `, "echo.default.svc.cluster.local"))
 	child := &sources.GitHubSource{}
 	eventually(t, "the Feed's GitHubSource", func() bool {
-		return e.client.Get(context.Background(), "default", "github-feed", child) == nil
+		return e.Client.Get(context.Background(), "default", "github-feed", child) == nil
 	})
 	if child.Spec.OwnerAndRepository != "Codertocat/Hello-World" || len(child.Spec.EventTypes) != 1 || child.Spec.EventTypes[0] != "pull_request" {
 		t.Fatalf("child spec %+v", child.Spec)
 	}
 	feed := &feedsv1alpha1.Feed{}
 	eventually(t, "the Feed to report its source's status", func() bool {
-		return e.client.Get(context.Background(), "default", "github-feed", feed) == nil && len(feed.Status.Conditions) > 0 && feed.Status.SinkURI != ""
+		return e.Client.Get(context.Background(), "default", "github-feed", feed) == nil && len(feed.Status.Conditions) > 0 && feed.Status.SinkURI != ""
 	})
-	if err := e.client.Delete(context.Background(), feed); err != nil {
+	if err := e.Client.Delete(context.Background(), feed); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the source to go with its Feed", func() bool {
-		return e.client.Get(context.Background(), "default", "github-feed", child) != nil
+		return e.Client.Get(context.Background(), "default", "github-feed", child) != nil
 	})
 }

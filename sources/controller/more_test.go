@@ -10,9 +10,9 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/IBM/sarama"
 	"github.com/eddyplatform/eddy/api/sources"
-	"github.com/eddyplatform/eddy/control/reconciler"
 	"github.com/eddyplatform/eddy/internal/kubetest"
 	"github.com/eddyplatform/eddy/platform"
+	"github.com/eddyplatform/eddy/platform/platformtest"
 	"github.com/twmb/franz-go/pkg/kfake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,16 +23,9 @@ import (
 // sink as a dev.knative.apiserver.ref.add event.
 func TestApiServerSourceAgainstKubeAPIServer(t *testing.T) {
 	kube := kubetest.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.Start(ctx, platform.Config{DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", IngressAddr: "127.0.0.1:0",
-		ResyncPeriod: time.Second, Kubeconfig: kube.Kubeconfig})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); p.Shutdown(context.Background()) })
-	e := &env{p: p, client: reconciler.NewClient(p.Store, p.Registry)}
+	e := &env{platformtest.Start(t, platform.Config{Kubeconfig: kube.Kubeconfig})}
 	s := newSink(t)
-	e.apply(t, fmt.Sprintf(`
+	e.Apply(t, fmt.Sprintf(`
 apiVersion: sources.knative.dev/v1
 kind: ApiServerSource
 metadata: {name: cms}
@@ -43,7 +36,7 @@ spec:
 `, s.URL))
 	src := &sources.ApiServerSource{}
 	eventually(t, "the ApiServerSource to be ready", func() bool {
-		return e.client.Get(context.Background(), "default", "cms", src) == nil && src.Status.IsReady()
+		return e.Client.Get(context.Background(), "default", "cms", src) == nil && src.Status.IsReady()
 	})
 	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "watched", "namespace": "default"}, "data": map[string]any{"k": "v"}}}
@@ -82,7 +75,7 @@ func TestKafkaSourceAgainstKfake(t *testing.T) {
 	defer kc.Close()
 	e := start(t)
 	s := newSink(t)
-	e.apply(t, fmt.Sprintf(`
+	e.Apply(t, fmt.Sprintf(`
 apiVersion: sources.knative.dev/v1beta1
 kind: KafkaSource
 metadata: {name: orders}
@@ -94,7 +87,7 @@ spec:
 `, kc.ListenAddrs()[0], s.URL))
 	src := &sources.KafkaSource{}
 	eventually(t, "the KafkaSource to be ready", func() bool {
-		return e.client.Get(context.Background(), "default", "orders", src) == nil && src.Status.IsReady()
+		return e.Client.Get(context.Background(), "default", "orders", src) == nil && src.Status.IsReady()
 	})
 	cfg := sarama.NewConfig()
 	cfg.Producer.Return.Successes = true
@@ -127,7 +120,7 @@ func TestCloudPubSubSourceAgainstPstest(t *testing.T) {
 	}
 	e := start(t)
 	s := newSink(t)
-	e.apply(t, fmt.Sprintf(`
+	e.Apply(t, fmt.Sprintf(`
 apiVersion: events.cloud.google.com/v1
 kind: CloudPubSubSource
 metadata: {name: ps}
@@ -138,7 +131,7 @@ spec:
 `, s.URL))
 	src := &sources.CloudPubSubSource{}
 	eventually(t, "the CloudPubSubSource to be ready", func() bool {
-		return e.client.Get(context.Background(), "default", "ps", src) == nil && src.Status.IsReady()
+		return e.Client.Get(context.Background(), "default", "ps", src) == nil && src.Status.IsReady()
 	})
 	srv.Publish("projects/eddy-test/topics/orders", []byte("hello"), map[string]string{"a": "b"})
 	eventually(t, "the message at the sink", func() bool {
